@@ -1,0 +1,3 @@
+"""Fixtures shared by every test: real servers started once per session."""
+
+pytest_plugins = ["support.redisserver"]
