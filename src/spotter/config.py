@@ -157,7 +157,9 @@ class Settings:
             gunicorn_threads=reader.integer("SPOTTER_GUNICORN_THREADS", 4, low=1, high=256),
             aws_endpoint_url=_endpoint_url(env),
             aws_max_attempts=reader.integer("AWS_MAX_ATTEMPTS", 4, low=1, high=20),
-            aws_connect_timeout=reader.duration("SPOTTER_AWS_CONNECT_TIMEOUT", 5.0, low=0.1, high=300),
+            aws_connect_timeout=reader.duration(
+                "SPOTTER_AWS_CONNECT_TIMEOUT", 5.0, low=0.1, high=300
+            ),
             aws_read_timeout=reader.duration("SPOTTER_AWS_READ_TIMEOUT", 20.0, low=0.1, high=600),
             source=reader.choice("SPOTTER_SOURCE", SOURCE_AWS, SOURCES),
             fetch_concurrency=reader.integer("SPOTTER_FETCH_CONCURRENCY", 8, low=1, high=64),
@@ -167,7 +169,9 @@ class Settings:
             not_enabled_recheck=reader.duration(
                 "SPOTTER_NOT_ENABLED_RECHECK", 6 * 3600.0, low=1, high=7 * 86400
             ),
-            fetcher_metrics_port=reader.integer("SPOTTER_FETCHER_METRICS_PORT", 0, low=0, high=65535),
+            fetcher_metrics_port=reader.integer(
+                "SPOTTER_FETCHER_METRICS_PORT", 0, low=0, high=65535
+            ),
             extra={k: v for k, v in env.items() if k.startswith("SPOTTER_")},
         )
         return settings

@@ -16,10 +16,28 @@ DEFAULT_PRODUCT = "Linux/UNIX"
 VPC_SUFFIX = " (Amazon VPC)"
 
 DEFAULT_INSTANCE_TYPES: tuple[str, ...] = (
-    "t2.micro", "t2.small", "t2.medium", "t3.micro", "t3.small", "t3.medium",
-    "c5.large", "c5.xlarge", "r5.large", "r5.xlarge", "p4d.24xlarge", "x2gd.xlarge",
-    "inf1.xlarge", "c6gn.xlarge", "r6g.xlarge", "m6g.xlarge", "t4g.xlarge", "g5.xlarge",
-    "trn1.2xlarge", "vt1.3xlarge", "dl1.24xlarge", "hpc6a.48xlarge",
+    "t2.micro",
+    "t2.small",
+    "t2.medium",
+    "t3.micro",
+    "t3.small",
+    "t3.medium",
+    "c5.large",
+    "c5.xlarge",
+    "r5.large",
+    "r5.xlarge",
+    "p4d.24xlarge",
+    "x2gd.xlarge",
+    "inf1.xlarge",
+    "c6gn.xlarge",
+    "r6g.xlarge",
+    "m6g.xlarge",
+    "t4g.xlarge",
+    "g5.xlarge",
+    "trn1.2xlarge",
+    "vt1.3xlarge",
+    "dl1.24xlarge",
+    "hpc6a.48xlarge",
 )
 
 # us-east-1, us-gov-west-1, eusc-de-east-1, ap-southeast-7: letters, dash-separated words, a number.

@@ -1,0 +1,1 @@
+"""The fetch loop of one shard: regions in parallel, atomic snapshots to Redis."""
