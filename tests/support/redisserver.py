@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import socket
 import subprocess
 import time
@@ -69,7 +68,9 @@ class RedisServer:
 
 
 def find_redis_server() -> str:
-    binary = os.environ.get("REDIS_SERVER_BIN") or shutil.which("redis-server")
+    from spotter.up import find_redis_server as find
+
+    binary = os.environ.get("REDIS_SERVER_BIN") or find()
     if binary:
         return binary
     # With CI=true a missing tool is a failure, never a skip: `make test` installs it.

@@ -1,0 +1,38 @@
+# Spotter developer commands. `make run` and `make test` work on a fresh machine.
+PY ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: run test test-quick lint deps testbin bench chaos clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test,embedded-redis]'
+	touch $@
+
+deps: $(STAMP)
+
+## run: the whole stack on this machine (private Redis, recorded prices unless AWS credentials)
+run: $(STAMP)
+	$(BIN)/spotter up
+
+## test: install and start everything the tests need, then run every test
+test: $(STAMP)
+	hack/install-test-deps.sh
+	$(BIN)/ruff check src tests hack
+	$(BIN)/python -m pytest
+
+## test-quick: the tests that need no Kubernetes control plane
+test-quick: $(STAMP)
+	$(BIN)/python -m pytest -m "not k8s and not helm"
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests hack
+
+testbin:
+	hack/build-testbin.sh
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache

