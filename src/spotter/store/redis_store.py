@@ -104,6 +104,15 @@ class Store:
     def ping(self) -> bool:
         return bool(self.client.ping())
 
+    @_guarded
+    def probe(self) -> int:
+        """Ping in one round trip and return the CLIENT ID of the connection that answered."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.ping()
+        pipe.client_id()
+        _, client_id = pipe.execute()
+        return int(client_id)
+
     def close(self) -> None:
         self.client.close()
         self.client.connection_pool.disconnect()
