@@ -44,6 +44,12 @@ def ec2_client(
 
 
 @pytest.fixture
+def replay_client() -> Callable[..., Any]:
+    """`ec2_client` as a fixture: `replay_client(server, "eu-west-1", attempts=3)`."""
+    return ec2_client
+
+
+@pytest.fixture
 def replay_server() -> Iterator[ReplayServer]:
     """The bundled recorded dataset, default options, fresh faults and call log."""
     with ReplayServer(load_dataset(), ReplayOptions()) as server:
