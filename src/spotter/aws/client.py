@@ -14,7 +14,10 @@ def ec2_client(settings: Settings, region: str, *, max_attempts: int | None = No
     a client must never be shared across regions."""
     config = Config(
         region_name=region,
-        retries={"mode": "standard", "max_attempts": max_attempts or settings.aws_max_attempts},
+        retries={
+            "mode": "standard",
+            "total_max_attempts": max_attempts or settings.aws_max_attempts,
+        },
         connect_timeout=settings.aws_connect_timeout,
         read_timeout=settings.aws_read_timeout,
         max_pool_connections=4,

@@ -56,6 +56,7 @@ class Fetcher:
         throttle_retries: int = 1,
         backoff_base: float = 2.0,
         lock_wait: float = 5.0,
+        lock_ttl: float | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -68,6 +69,8 @@ class Fetcher:
         self.throttle_retries = throttle_retries
         self.backoff_base = backoff_base
         self.lock_wait = lock_wait
+        # Long enough for a slow fetch; a holder that dies frees the region within it.
+        self.lock_ttl = lock_ttl or max(30.0, min(self.interval, 900.0))
         self.cycles = 0
         self._clients: dict[str, BaseClient] = {}
         self._clients_lock = threading.Lock()
@@ -177,7 +180,7 @@ class Fetcher:
         until = self._not_enabled_until.get(region)
         if until is not None and now < until:
             return RegionOutcome(region, SKIPPED_NOT_ENABLED, detail="rechecked later")
-        lock = self.store.lock(region, ttl=max(30.0, min(self.interval, 900.0)))
+        lock = self.store.lock(region, ttl=self.lock_ttl)
         if not self._acquire(lock):
             return RegionOutcome(region, SKIPPED_LOCKED, detail="another fetcher holds the lock")
         try:
