@@ -1,3 +1,8 @@
 """Fixtures shared by every test: real servers started once per session."""
 
-pytest_plugins = ["support.redisserver"]
+pytest_plugins = [
+    "support.redisserver",
+    "support.replayserver",
+    "support.apiserver",
+    "support.controlplane",
+]
