@@ -1,0 +1,71 @@
+"""Why a (region, instance type) has no stored prices, told honestly as an ApiError."""
+
+from __future__ import annotations
+
+from spotter.api.errors import ApiError, not_found, unavailable
+from spotter.config import Settings
+from spotter.model import RegionPrices, RegionStatus
+from spotter.store import SpotPricesView
+
+NOT_OPTED_IN = "not-opted-in"
+UNAUTHORIZED_MESSAGE = "AWS credentials lack ec2:DescribeSpotPriceHistory (UnauthorizedOperation)"
+
+
+def not_yet_fetched_retry(settings: Settings) -> float:
+    # The first fetch of a newly watched region comes within one interval, usually sooner.
+    return min(settings.update_interval, 30.0)
+
+
+def region_not_enabled(region: str) -> ApiError:
+    return ApiError(
+        403,
+        "region_not_enabled",
+        f"region {region} is not enabled for this AWS account (opt-in required); "
+        "enable it in the AWS account to get its prices",
+    )
+
+
+def stored_prices(
+    view: SpotPricesView, region: str, instance_type: str, product: str, settings: Settings
+) -> RegionPrices:
+    """The stored prices (whose zones may be empty: no offer), or the error that says why not."""
+    if view.prices is not None:
+        return view.prices
+    status = view.status
+    if status.state == "not_enabled" or view.catalog_status == NOT_OPTED_IN:
+        raise region_not_enabled(region)
+    if not view.watched and not _has_traces(view):
+        if view.catalog_known and view.catalog_status is not None:
+            raise not_found(
+                "region_not_watched",
+                f"region {region} exists but no SpotWatch covers it; add it to a SpotWatch",
+            )
+        raise not_found("unknown_region", f"unknown region {region}")
+    if status.state == "unauthorized":
+        raise unavailable(
+            "aws_unauthorized",
+            f"no prices for {region}: the {UNAUTHORIZED_MESSAGE}",
+            retry_after=settings.update_interval,
+        )
+    if not view.region_fetched:
+        raise unavailable(
+            "not_yet_fetched",
+            f"region {region} is watched but has not been fetched yet{_last_error(status)}",
+            retry_after=not_yet_fetched_retry(settings),
+        )
+    raise not_found(
+        "instance_type_not_watched",
+        f"{instance_type} ({product}) is not watched in {region}; "
+        "add it to a SpotWatch",
+    )
+
+
+def _has_traces(view: SpotPricesView) -> bool:
+    # Data or a fetch attempt proves the region exists even if no one watches it any more.
+    return view.region_fetched or view.status.last_attempt is not None
+
+
+def _last_error(status: RegionStatus) -> str:
+    if not status.last_error_kind:
+        return ""
+    return f" (last attempt failed: {status.last_error_kind}: {status.last_error_message or ''})"
