@@ -1,0 +1,54 @@
+"""The app factory and Gunicorn's entry point: `gunicorn 'spotter.api.app:get_app()'`."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+
+import falcon
+
+from spotter.api import errors
+from spotter.api.best import BestPriceResource
+from spotter.api.deps import Deps, StoreHandle
+from spotter.api.health import HealthResource
+from spotter.api.metrics import Metrics, MetricsMiddleware, MetricsResource
+from spotter.api.openapi import OpenApiResource
+from spotter.api.prices import HistoryResource, SpotPricesResource
+from spotter.api.regions import RegionsResource
+from spotter.api.requestid import RequestIdMiddleware
+from spotter.config import Settings
+from spotter.store import Store
+
+
+def create_app(
+    store: Store | Callable[[], Store],
+    settings: Settings,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> falcon.App:
+    """The API over `store`: a Store, or a factory called once per process on first use."""
+    stores = StoreHandle.of(store) if isinstance(store, Store) else StoreHandle(store)
+    deps = Deps(stores, settings, clock)
+    metrics = Metrics()
+    app = falcon.App(middleware=[RequestIdMiddleware(), MetricsMiddleware(metrics)])
+    app.req_options.strip_url_path_trailing_slash = True
+    app.add_route("/spot-prices/{region}/{instance_type}", SpotPricesResource(deps))
+    app.add_route("/spot-prices/{region}/{instance_type}/history", HistoryResource(deps))
+    app.add_route("/best-price/{instance_type}", BestPriceResource(deps))
+    app.add_route("/regions", RegionsResource(deps))
+    app.add_route("/health", HealthResource(deps))
+    app.add_route("/metrics", MetricsResource(metrics))
+    app.add_route("/openapi.json", OpenApiResource())
+    errors.install(app)
+    return app
+
+
+def get_app() -> falcon.App:
+    """Read the environment and build the app; the Store is made lazily in each worker."""
+    settings = Settings.from_env()
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+        )
+    return create_app(lambda: Store.from_settings(settings), settings)

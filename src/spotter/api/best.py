@@ -1,0 +1,127 @@
+"""`/best-price/{instance_type}`: the cheapest zone across regions, from one Redis read.
+
+Ties are broken by region name, then zone name, so the answer never depends on hash order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+import falcon
+
+from spotter.api import params, render
+from spotter.api.deps import Resource
+from spotter.api.errors import ApiError, not_found, unavailable
+from spotter.api.lookup import UNAUTHORIZED_MESSAGE, not_yet_fetched_retry
+from spotter.model import RegionPrices, ZonePrice
+from spotter.store import BestPriceView
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """The winner (if any) and how each region of the question was used."""
+
+    best: tuple[RegionPrices, ZonePrice] | None
+    considered: tuple[str, ...]
+    missing: tuple[str, ...]
+    too_old: tuple[str, ...]
+
+
+def choose(
+    view: BestPriceView, *, regions: tuple[str, ...] | None, max_age: float | None, now: float
+) -> Choice:
+    """Lowest price, then region name, then zone name, over regions with usable data.
+
+    Without `regions`, the question covers every watched region and every region with data.
+    """
+    universe = set(regions) if regions is not None else set(view.watched) | set(view.entries)
+    considered: list[str] = []
+    too_old: list[str] = []
+    best: tuple[RegionPrices, ZonePrice] | None = None
+    for region in sorted(universe):
+        entry = view.entries.get(region)
+        if entry is None:
+            continue
+        if max_age is not None and now - entry.fetched_at > max_age:
+            too_old.append(region)
+            continue
+        considered.append(region)
+        for z in entry.zones:
+            if best is None or _rank(entry, z) < _rank(*best):
+                best = (entry, z)
+    missing = tuple(sorted(universe - set(considered)))
+    return Choice(best, tuple(considered), missing, tuple(too_old))
+
+
+def _rank(prices: RegionPrices, zone: ZonePrice) -> tuple[Decimal, str, str]:
+    return (zone.price, prices.region, zone.zone)
+
+
+class BestPriceResource(Resource):
+    """The cheapest zone for a type across the watched (or the asked) regions."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response, instance_type: str) -> None:
+        instance_type = params.instance_type(instance_type)
+        product = params.product(req)
+        regions = params.regions(req)
+        max_age = params.max_age(req)
+        now = self.deps.clock()
+        view = self.deps.store.best_price_view(instance_type, product)
+        choice = choose(view, regions=regions, max_age=max_age, now=now)
+        if choice.best is None:
+            raise self._no_answer(choice, view, regions, f"{instance_type} ({product})", max_age)
+        prices, zone = choice.best
+        resp.media = render.best_price(
+            prices, zone, len(choice.considered), list(choice.missing), now,
+            self.deps.settings.cache_expiry,
+        )
+
+    def _no_answer(
+        self,
+        choice: Choice,
+        view: BestPriceView,
+        regions: tuple[str, ...] | None,
+        what: str,
+        max_age: float | None,
+    ) -> ApiError:
+        """Why no zone won: no offer, data too old, regions not watched, or nothing fetched."""
+        if choice.considered:
+            return not_found(
+                "no_spot_offer",
+                f"{what} has no spot offer in any of the {len(choice.considered)} regions "
+                "considered",
+            )
+        if choice.too_old:
+            return not_found(
+                "no_spot_offer", f"no region has data on {what} younger than max_age={max_age:g}s"
+            )
+        asked = set(regions) if regions is not None else view.watched
+        watched = sorted(view.watched & asked)
+        if regions is not None and not watched:
+            return not_found(
+                "region_not_watched",
+                f"none of the regions asked for ({', '.join(regions)}) is watched",
+            )
+        return self._nothing_stored(watched, what)
+
+    def _nothing_stored(self, watched: list[str], what: str) -> ApiError:
+        settings = self.deps.settings
+        retry = not_yet_fetched_retry(settings)
+        if not watched:
+            return unavailable("not_yet_fetched", "no region is watched yet", retry_after=retry)
+        # Only on this error path: one more round trip to tell "never fetched" from "not asked".
+        statuses = self.deps.store.region_statuses(watched).values()
+        if any(s.last_success is not None for s in statuses):
+            return not_found(
+                "instance_type_not_watched",
+                f"{what} is not watched in any region; add it to a SpotWatch",
+            )
+        if any(s.state == "unauthorized" for s in statuses):
+            return unavailable(
+                "aws_unauthorized", f"no prices yet: the {UNAUTHORIZED_MESSAGE}",
+                retry_after=settings.update_interval,
+            )
+        return unavailable(
+            "not_yet_fetched", "no watched region has been fetched yet", retry_after=retry
+        )

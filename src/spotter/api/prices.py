@@ -1,0 +1,48 @@
+"""`/spot-prices/{region}/{instance_type}` and its `/history`: one region's zones."""
+
+from __future__ import annotations
+
+import falcon
+
+from spotter.api import params, render
+from spotter.api.deps import Resource
+from spotter.api.errors import not_found
+from spotter.api.lookup import stored_prices
+
+
+class SpotPricesResource(Resource):
+    """The latest price per zone, cheapest first; 404 `no_spot_offer` when no zone offers it."""
+
+    def on_get(
+        self, req: falcon.Request, resp: falcon.Response, region: str, instance_type: str
+    ) -> None:
+        region, instance_type = params.region(region), params.instance_type(instance_type)
+        product = params.product(req)
+        settings = self.deps.settings
+        view = self.deps.store.spot_prices_view(region, instance_type, product)
+        prices = stored_prices(view, region, instance_type, product, settings)
+        if not prices.zones:
+            raise not_found(
+                "no_spot_offer",
+                f"{instance_type} ({product}) has no spot offer in any zone of {region}",
+            )
+        resp.media = render.spot_prices(prices, self.deps.clock(), settings.cache_expiry)
+
+
+class HistoryResource(Resource):
+    """Recorded price changes of one (region, type, product), oldest first."""
+
+    def on_get(
+        self, req: falcon.Request, resp: falcon.Response, region: str, instance_type: str
+    ) -> None:
+        region, instance_type = params.region(region), params.instance_type(instance_type)
+        product = params.product(req)
+        window = params.window(req)
+        zone = params.zone(req)
+        store = self.deps.store
+        # Resolve first so that an unknown or unwatched region is an error, not an empty list.
+        view = store.spot_prices_view(region, instance_type, product)
+        stored_prices(view, region, instance_type, product, self.deps.settings)
+        since, until = window
+        points = store.history(region, instance_type, product, since=since, until=until, zone=zone)
+        resp.media = render.history(region, instance_type, product, window, zone, points)
