@@ -1,0 +1,177 @@
+"""`/best-price/{type}` over a real Redis: ties, filters, missing regions and honest errors."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from spotter.api.app import create_app
+from spotter.config import Settings
+from spotter.store import Store
+from support.apiserver import NOW, ContractClient, seed
+
+SETTINGS = Settings(cache_expiry=600.0, update_interval=300.0)
+
+
+class CountingConnection(redis.Connection):
+    sends = 0
+
+    def send_packed_command(self, command, check_health=True):  # type: ignore[no-untyped-def]
+        type(self).sends += 1
+        return super().send_packed_command(command, check_health)
+
+
+@pytest.fixture
+def store(redis_url: str) -> Store:
+    pool = redis.ConnectionPool.from_url(redis_url, connection_class=CountingConnection)
+    return Store(redis.Redis(connection_pool=pool))
+
+
+@pytest.fixture
+def client(store: Store) -> ContractClient:
+    return ContractClient(create_app(store, SETTINGS, clock=NOW.timestamp))
+
+
+def error_code(result) -> str:  # type: ignore[no-untyped-def]
+    return result.json["error"]["code"]
+
+
+def test_best_price_is_the_cheapest_zone_of_all_regions(
+    store: Store, client: ContractClient
+) -> None:
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0035", "us-east-1c": "0.0033"}})
+    seed(store, "eu-west-1", {"t3.micro": {"eu-west-1a": "0.0040"}})
+    store.mark_watched(["ap-east-1"])
+    result = client.get("/best-price/t3.micro")
+    assert result.status_code == 200
+    assert result.json == {
+        "instance_type": "t3.micro", "region": "us-east-1", "price": 0.0033,
+        "availability_zone": "us-east-1c", "zone_id": "use1-az3",
+        "price_changed_at": "2024-12-24T02:40:00Z", "product": "Linux/UNIX",
+        "source": "aws-api", "cached_at": "2024-12-24T02:59:48Z", "age_seconds": 12.0,
+        "stale": False, "regions_considered": 2, "regions_missing": ["ap-east-1"],
+    }
+
+
+def test_best_price_costs_one_round_trip_for_many_regions(
+    store: Store, client: ContractClient
+) -> None:
+    for i in range(1, 31):
+        seed(store, f"xx-test-{i}", {"m5.large": {f"xx-test-{i}a": f"0.{100 + i}"}})
+    CountingConnection.sends = 0
+    result = client.get("/best-price/m5.large")
+    assert (result.json["region"], result.json["regions_considered"]) == ("xx-test-1", 30)
+    assert CountingConnection.sends == 1
+
+
+def test_dotted_type_and_trailing_slash(store: Store, client: ContractClient) -> None:
+    seed(store, "us-east-1", {"p4d.24xlarge": {"us-east-1b": "9.8304"}})
+    for path in ("/best-price/p4d.24xlarge", "/best-price/p4d.24xlarge/"):
+        result = client.get(path)
+        assert result.status_code == 200
+        assert (result.json["instance_type"], result.json["price"]) == ("p4d.24xlarge", 9.8304)
+
+
+def test_ties_go_to_the_region_then_the_zone_with_the_lower_name(
+    store: Store, client: ContractClient
+) -> None:
+    seed(store, "us-west-2", {"t3.micro": {"us-west-2a": "0.0030"}})
+    seed(store, "eu-west-1", {"t3.micro": {"eu-west-1c": "0.0030", "eu-west-1b": "0.0030"}})
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0031"}})
+    result = client.get("/best-price/t3.micro").json
+    assert (result["region"], result["availability_zone"]) == ("eu-west-1", "eu-west-1b")
+    # Equal values written differently are equal prices.
+    seed(store, "ap-south-1", {"t3.micro": {"ap-south-1a": "0.003"}})
+    result = client.get("/best-price/t3.micro").json
+    assert (result["region"], result["price"]) == ("ap-south-1", 0.003)
+
+
+def test_regions_restricts_and_lists_the_asked_regions_without_data(
+    store: Store, client: ContractClient
+) -> None:
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0030"}})
+    seed(store, "eu-west-1", {"t3.micro": {"eu-west-1a": "0.0040"}})
+    result = client.get("/best-price/t3.micro", params={"regions": "eu-west-1,ap-east-1"})
+    assert result.status_code == 200
+    assert (result.json["region"], result.json["regions_considered"],
+            result.json["regions_missing"]) == ("eu-west-1", 1, ["ap-east-1"])
+    bad = client.get("/best-price/t3.micro", params={"regions": "eu-west-1,nowhere"})
+    assert (bad.status_code, error_code(bad)) == (400, "invalid_region")
+
+
+def test_max_age_ignores_regions_whose_data_is_older(
+    store: Store, client: ContractClient
+) -> None:
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0030"}}, age=900)
+    seed(store, "eu-west-1", {"t3.micro": {"eu-west-1a": "0.0040"}}, age=60)
+    cheapest = client.get("/best-price/t3.micro").json
+    assert (cheapest["region"], cheapest["stale"]) == ("us-east-1", True)
+    for max_age in ("300", "5m", "0.1h", "300000ms"):
+        result = client.get("/best-price/t3.micro", params={"max_age": max_age}).json
+        assert (result["region"], result["stale"]) == ("eu-west-1", False)
+        assert (result["regions_considered"], result["regions_missing"]) == (1, ["us-east-1"])
+    none = client.get("/best-price/t3.micro", params={"max_age": "30s"})
+    assert (none.status_code, error_code(none)) == (404, "no_spot_offer")
+    for bad in ("-5", "5 minutes", "5y", ""):
+        result = client.get("/best-price/t3.micro", params={"max_age": bad})
+        assert (result.status_code, error_code(result)) == (400, "invalid_parameter")
+
+
+def test_products_are_separate(store: Store, client: ContractClient) -> None:
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0030"}})
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0190"}}, product="Windows")
+    result = client.get("/best-price/t3.micro", params={"product": "Windows (Amazon VPC)"})
+    assert (result.json["product"], result.json["price"]) == ("Windows", 0.019)
+
+
+def test_no_offer_anywhere_is_a_404_no_spot_offer(store: Store, client: ContractClient) -> None:
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0030"}}, also_asked=("u-6tb1.metal",))
+    seed(store, "eu-west-1", {"t3.micro": {"eu-west-1a": "0.0040"}}, also_asked=("u-6tb1.metal",))
+    result = client.get("/best-price/u-6tb1.metal")
+    assert (result.status_code, error_code(result)) == (404, "no_spot_offer")
+    assert "2 regions" in result.json["error"]["message"]
+
+
+def test_nothing_fetched_anywhere_is_a_503_not_yet_fetched(
+    store: Store, client: ContractClient
+) -> None:
+    result = client.get("/best-price/t3.micro")
+    assert (result.status_code, error_code(result)) == (503, "not_yet_fetched")
+    store.mark_watched(["us-east-1", "eu-west-1"])
+    result = client.get("/best-price/t3.micro")
+    assert (result.status_code, error_code(result)) == (503, "not_yet_fetched")
+    assert int(result.headers["retry-after"]) > 0
+
+
+def test_type_not_watched_anywhere_and_regions_not_watched(
+    store: Store, client: ContractClient
+) -> None:
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0030"}})
+    result = client.get("/best-price/c5.large")
+    assert (result.status_code, error_code(result)) == (404, "instance_type_not_watched")
+    result = client.get("/best-price/t3.micro", params={"regions": "eu-north-1"})
+    assert (result.status_code, error_code(result)) == (404, "region_not_watched")
+
+
+def test_unauthorized_everywhere_is_a_503_aws_unauthorized(
+    store: Store, client: ContractClient
+) -> None:
+    store.mark_watched(["us-east-1"])
+    store.record_error("us-east-1", "unauthorized", "UnauthorizedOperation", NOW.timestamp())
+    result = client.get("/best-price/t3.micro")
+    assert (result.status_code, error_code(result)) == (503, "aws_unauthorized")
+    assert "retry-after" in result.headers
+
+
+@pytest.mark.parametrize(
+    "query, code",
+    [("", "invalid_instance_type"), ("?product=amiga", "invalid_product"),
+     ("?regions=", "invalid_parameter"), ("?regions=us-east-1&regions=eu-west-1",
+                                          "invalid_parameter")],
+)
+def test_malformed_best_price_questions_are_400(
+    client: ContractClient, query: str, code: str
+) -> None:
+    path = "/best-price/t3..micro" if code == "invalid_instance_type" else "/best-price/t3.micro"
+    result = client.get(path, query_string=query.lstrip("?"))
+    assert (result.status_code, error_code(result)) == (400, code)

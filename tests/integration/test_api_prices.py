@@ -1,0 +1,235 @@
+"""`/spot-prices/{region}/{type}` and its history over a real Redis, through the Falcon app."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import redis
+
+from spotter.api.app import create_app
+from spotter.config import Settings
+from spotter.store import Store
+from support.apiserver import NOW, ContractClient, seed
+
+SETTINGS = Settings(cache_expiry=600.0, update_interval=300.0)
+
+
+@pytest.fixture
+def store(redis_url: str) -> Store:
+    return Store(redis.Redis.from_url(redis_url))
+
+
+@pytest.fixture
+def client(store: Store) -> ContractClient:
+    return ContractClient(create_app(store, SETTINGS, clock=NOW.timestamp))
+
+
+def error_code(result) -> str:  # type: ignore[no-untyped-def]
+    return result.json["error"]["code"]
+
+
+def test_spot_prices_answer_every_zone_cheapest_first_with_exact_prices(
+    store: Store, client: ContractClient
+) -> None:
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.003500", "us-east-1b": "0.0034",
+                                           "us-east-1c": "0.0041"}})
+    result = client.get("/spot-prices/us-east-1/t3.micro")
+    assert result.status_code == 200
+    assert result.json == {
+        "instance_type": "t3.micro", "region": "us-east-1", "product": "Linux/UNIX",
+        "prices": {"us-east-1b": 0.0034, "us-east-1a": 0.0035, "us-east-1c": 0.0041},
+        "zones": [
+            {"zone": "us-east-1b", "zone_id": "use1-az2", "price": 0.0034,
+             "price_changed_at": "2024-12-24T02:40:00Z"},
+            {"zone": "us-east-1a", "zone_id": "use1-az1", "price": 0.0035,
+             "price_changed_at": "2024-12-24T02:40:00Z"},
+            {"zone": "us-east-1c", "zone_id": "use1-az3", "price": 0.0041,
+             "price_changed_at": "2024-12-24T02:40:00Z"},
+        ],
+        "source": "aws-api", "cached_at": "2024-12-24T02:59:48Z", "age_seconds": 12.0,
+        "stale": False,
+    }
+    assert '"price": 0.0034,' in result.text  # a JSON number, not a string
+
+
+def test_dotted_instance_types_arrive_whole_and_trailing_slash_is_ignored(
+    store: Store, client: ContractClient
+) -> None:
+    seed(store, "us-east-1", {"p4d.24xlarge": {"us-east-1a": "9.8"}, "t3.micro": {
+        "us-east-1a": "0.0035"}})
+    for path in ("/spot-prices/us-east-1/p4d.24xlarge", "/spot-prices/us-east-1/p4d.24xlarge/"):
+        result = client.get(path)
+        assert result.status_code == 200 and result.json["instance_type"] == "p4d.24xlarge"
+
+
+def test_a_type_offered_in_zones_b_and_c_lists_only_b_and_c(
+    store: Store, client: ContractClient
+) -> None:
+    seed(store, "eu-west-1", {"g5.xlarge": {"eu-west-1c": "0.52", "eu-west-1b": "0.50"}})
+    result = client.get("/spot-prices/eu-west-1/g5.xlarge")
+    assert [z["zone"] for z in result.json["zones"]] == ["eu-west-1b", "eu-west-1c"]
+    assert result.json["prices"] == {"eu-west-1b": 0.5, "eu-west-1c": 0.52}
+
+
+def test_old_price_change_is_not_stale_but_an_old_fetch_is(
+    store: Store, client: ContractClient
+) -> None:
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0035"}},
+         changed=NOW - timedelta(days=3))
+    seed(store, "us-west-2", {"t3.micro": {"us-west-2a": "0.0031"}}, age=3600)
+    fresh = client.get("/spot-prices/us-east-1/t3.micro").json
+    assert fresh["stale"] is False
+    assert fresh["zones"][0]["price_changed_at"] == "2024-12-21T03:00:00Z"
+    old = client.get("/spot-prices/us-west-2/t3.micro").json
+    assert (old["stale"], old["age_seconds"]) == (True, 3600.0)
+
+
+@pytest.mark.parametrize(
+    "product, canonical",
+    [("Linux/UNIX", "Linux/UNIX"), ("Linux/UNIX (Amazon VPC)", "Linux/UNIX"),
+     ("linux", "Linux/UNIX"), ("windows", "Windows"), ("Windows (Amazon VPC)", "Windows"),
+     ("rhel", "Red Hat Enterprise Linux"), ("suse linux", "SUSE Linux")],
+)
+def test_every_product_form_selects_the_product(
+    store: Store, client: ContractClient, product: str, canonical: str
+) -> None:
+    for name in ("Linux/UNIX", "Windows", "Red Hat Enterprise Linux", "SUSE Linux"):
+        seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.01" if name == canonical
+                                               else "0.99"}}, product=name)
+    result = client.get("/spot-prices/us-east-1/t3.micro", params={"product": product})
+    assert result.status_code == 200
+    assert (result.json["product"], result.json["zones"][0]["price"]) == (canonical, 0.01)
+
+
+def test_no_product_means_linux_and_windows_never_answers_it(
+    store: Store, client: ContractClient
+) -> None:
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.02"}}, product="Windows")
+    seed(store, "us-east-1", {"c5.large": {"us-east-1a": "0.03"}})
+    result = client.get("/spot-prices/us-east-1/t3.micro")
+    assert (result.status_code, error_code(result)) == (404, "instance_type_not_watched")
+
+
+@pytest.mark.parametrize(
+    "path, code",
+    [("/spot-prices/us-east-1/t3..micro", "invalid_instance_type"),
+     ("/spot-prices/us-east-1/T3.MICRO", "invalid_instance_type"),
+     ("/spot-prices/us-east-1/micro", "invalid_instance_type"),
+     ("/spot-prices/US_EAST_1/t3.micro", "invalid_region"),
+     ("/spot-prices/us-east-1a/t3.micro", "invalid_region"),
+     ("/spot-prices/us-east-1/t3.micro?product=beos", "invalid_product"),
+     ("/spot-prices/us-east-1/t3.micro?product=linux&product=windows", "invalid_parameter"),
+     ("/spot-prices/us-east-1/t3..micro/history", "invalid_instance_type"),
+     ("/spot-prices/us-east-1/t3.micro/history?since=yesterday", "invalid_parameter"),
+     ("/spot-prices/us-east-1/t3.micro/history?zone=../etc", "invalid_parameter"),
+     ("/spot-prices/us-east-1/t3.micro/history?since=2024-12-25&until=2024-12-24",
+      "invalid_parameter"),
+     ("/spot-prices/us-east-1/t3.micro/history?since=0001-01-01T00:00:00%2B05:00",
+      "invalid_parameter")],
+)
+def test_malformed_input_is_a_400_never_a_500(
+    store: Store, client: ContractClient, path: str, code: str
+) -> None:
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0035"}})
+    result = client.get(path.split("?")[0], query_string=path.partition("?")[2])
+    assert (result.status_code, error_code(result)) == (400, code)
+    assert result.json["error"]["message"]
+
+
+def test_unknown_region_with_a_catalog_and_without_one(
+    store: Store, client: ContractClient
+) -> None:
+    store.mark_watched(["us-east-1"])
+    result = client.get("/spot-prices/xx-nowhere-1/t3.micro")
+    assert (result.status_code, error_code(result)) == (404, "unknown_region")
+    store.set_catalog({"us-east-1": "opt-in-not-required", "eu-west-3": "opt-in-not-required"})
+    result = client.get("/spot-prices/xx-nowhere-1/t3.micro")
+    assert (result.status_code, error_code(result)) == (404, "unknown_region")
+    result = client.get("/spot-prices/eu-west-3/t3.micro")
+    assert (result.status_code, error_code(result)) == (404, "region_not_watched")
+
+
+def test_region_not_enabled_is_a_distinct_403(store: Store, client: ContractClient) -> None:
+    store.set_catalog({"ap-east-1": "not-opted-in", "me-south-1": "opted-in"})
+    result = client.get("/spot-prices/ap-east-1/t3.micro")
+    assert (result.status_code, error_code(result)) == (403, "region_not_enabled")
+    store.mark_watched(["me-south-1"])
+    store.record_error("me-south-1", "not_enabled", "OptInRequired", NOW.timestamp())
+    result = client.get("/spot-prices/me-south-1/t3.micro")
+    assert (result.status_code, error_code(result)) == (403, "region_not_enabled")
+
+
+def test_unauthorized_credentials_without_data_are_a_503_naming_the_permission(
+    store: Store, client: ContractClient
+) -> None:
+    store.mark_watched(["us-east-1"])
+    store.record_error("us-east-1", "unauthorized", "UnauthorizedOperation", NOW.timestamp())
+    result = client.get("/spot-prices/us-east-1/t3.micro")
+    assert (result.status_code, error_code(result)) == (503, "aws_unauthorized")
+    assert "ec2:DescribeSpotPriceHistory" in result.json["error"]["message"]
+    assert result.headers["retry-after"] == "300"
+
+
+def test_watched_region_not_fetched_yet_is_a_503_with_retry_after(
+    store: Store, client: ContractClient
+) -> None:
+    store.mark_watched(["us-east-1"])
+    store.record_error("us-east-1", "throttled", "RequestLimitExceeded", NOW.timestamp())
+    result = client.get("/spot-prices/us-east-1/t3.micro")
+    assert (result.status_code, error_code(result)) == (503, "not_yet_fetched")
+    assert int(result.headers["retry-after"]) > 0
+    assert "RequestLimitExceeded" in result.json["error"]["message"]
+
+
+def test_type_never_asked_for_and_type_without_offer_are_different_404s(
+    store: Store, client: ContractClient
+) -> None:
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0035"}}, also_asked=("p4d.24xlarge",))
+    result = client.get("/spot-prices/us-east-1/c5.large")
+    assert (result.status_code, error_code(result)) == (404, "instance_type_not_watched")
+    result = client.get("/spot-prices/us-east-1/p4d.24xlarge")
+    assert (result.status_code, error_code(result)) == (404, "no_spot_offer")
+
+
+def test_prices_are_served_even_when_the_last_fetch_failed(
+    store: Store, client: ContractClient
+) -> None:
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0035"}})
+    store.record_error("us-east-1", "unauthorized", "UnauthorizedOperation", NOW.timestamp())
+    result = client.get("/spot-prices/us-east-1/t3.micro")
+    assert result.status_code == 200 and result.json["zones"][0]["price"] == 0.0035
+
+
+def test_history_is_oldest_first_and_filters_by_window_and_zone(
+    store: Store, client: ContractClient
+) -> None:
+    for hours, price in ((5, "0.0030"), (3, "0.0032"), (1, "0.0031")):
+        changed = NOW - timedelta(hours=hours)
+        seed(store, "us-east-1", {"t3.micro": {"us-east-1a": price, "us-east-1b": "0.0040"}},
+             changed=changed, now=changed + timedelta(minutes=1))
+    result = client.get("/spot-prices/us-east-1/t3.micro/history",
+                        params={"zone": "us-east-1a"})
+    assert result.status_code == 200
+    assert [(p["price"], p["changed_at"]) for p in result.json["points"]] == [
+        (0.003, "2024-12-23T22:00:00Z"), (0.0032, "2024-12-24T00:00:00Z"),
+        (0.0031, "2024-12-24T02:00:00Z")]
+    by_id = client.get("/spot-prices/us-east-1/t3.micro/history",
+                       query_string="zone=use1-az1&since=2024-12-23T23:00:00Z"
+                                    "&until=2024-12-24T01:00:00Z")
+    assert [p["price"] for p in by_id.json["points"]] == [0.0032]
+    assert (by_id.json["since"], by_id.json["until"]) == ("2024-12-23T23:00:00Z",
+                                                          "2024-12-24T01:00:00Z")
+    # An unescaped "+" of an offset arrives as a space; it is still understood.
+    plus = client.get("/spot-prices/us-east-1/t3.micro/history",
+                      query_string="zone=us-east-1a&since=2024-12-24T00:30:00+00:00")
+    assert [p["price"] for p in plus.json["points"]] == [0.0031]
+    everything = client.get("/spot-prices/us-east-1/t3.micro/history/").json["points"]
+    assert [p["zone"] for p in everything] == ["us-east-1a", "us-east-1b"] * 3
+
+
+def test_history_of_an_unknown_region_is_an_error_not_an_empty_list(
+    client: ContractClient,
+) -> None:
+    result = client.get("/spot-prices/xx-nowhere-1/t3.micro/history")
+    assert (result.status_code, error_code(result)) == (404, "unknown_region")
