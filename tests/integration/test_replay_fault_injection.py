@@ -221,3 +221,27 @@ def test_a_stopped_server_drops_kept_alive_connections(
     with pytest.raises(Exception) as caught:
         client.describe_regions()
     assert not isinstance(caught.value, ClientError)
+
+
+def _post(server: ReplayServer, body: bytes, headers: dict[str, str]) -> tuple[int, str]:
+    request = urllib.request.Request(server.url + "/", data=body, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def test_unsigned_calls_and_unknown_actions_get_ec2_errors(replay_server: ReplayServer) -> None:
+    form = b"Action=DescribeRegions&Version=2016-11-15"
+    status, body = _post(replay_server, form, {})
+    assert status == 403 and "<Code>MissingAuthenticationToken</Code>" in body
+    signed = {
+        "Authorization": "AWS4-HMAC-SHA256 Credential=AKID/20250101/us-east-1/ec2/aws4_request"
+    }
+    status, body = _post(replay_server, b"Action=RunInstances&Version=2016-11-15", signed)
+    assert status == 400 and "<Code>InvalidAction</Code>" in body
+    assert [c.outcome for c in replay_server.calls.all()] == [
+        "MissingAuthenticationToken",
+        "InvalidAction",
+    ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
@@ -22,10 +22,56 @@ ACTION = "DescribeSpotPriceHistory"
 Predicate = Callable[[PriceRecord], bool]
 
 
+@dataclass(frozen=True, slots=True)
+class _Request:
+    """A checked DescribeSpotPriceHistory request."""
+
+    instance_types: set[str] | None
+    products: set[str] | None
+    zones: set[str] | None
+    zone_ids: set[str] | None
+    keep: Predicate | None
+    page_size: int
+    start: datetime | None
+    end: datetime | None
+
+
 def describe_spot_price_history(
     service: ReplayService, region: str, form: Mapping[str, str], params: dict[str, Any]
 ) -> tuple[str, int]:
     """The response body (inside the envelope) and how many records it carries."""
+    request = _parse(service, region, params)
+    digest = query_digest(region, ACTION, form)
+    token = wire.text(params, "NextToken")
+    # A later page keeps the first page's snapshot, so a running clock cannot shift the pages.
+    if token:
+        state = service.tokens.decode(digest, token)
+    else:
+        state = first_page(service.clock, request.start, request.end)
+    found = service.dataset.query(
+        region,
+        instance_types=request.instance_types,
+        product_descriptions=request.products,
+        zones=request.zones,
+        zone_ids=request.zone_ids,
+        start=state.start,
+        end=state.end,
+    )
+    if request.keep is not None:
+        found = [record for record in found if request.keep(record)]
+    after = state.offset + request.page_size
+    # EC2 sends an empty nextToken on the last page (botocore reads it as "").
+    next_token = ""
+    if after < len(found):
+        next_token = service.tokens.encode(digest, replace(state, offset=after))
+    page = found[state.offset : after]
+    items = "".join(_item(record) for record in page)
+    body = f"<spotPriceHistorySet>{items}</spotPriceHistorySet>"
+    return body + wire.element("nextToken", next_token), len(page)
+
+
+def _parse(service: ReplayService, region: str, params: dict[str, Any]) -> _Request:
+    """Check every parameter as EC2 would, DryRun last (it only says the rest was fine)."""
     instance_types = wire.text_list(params, "InstanceType")
     for name in instance_types or ():
         if not is_valid_instance_type(name):
@@ -39,31 +85,16 @@ def describe_spot_price_history(
         raise ApiError("InvalidParameterValue", "EndTime must not be before StartTime")
     if wire.boolean(params, "DryRun"):
         raise ApiError("DryRunOperation")
-
-    digest = query_digest(region, ACTION, form)
-    token = wire.text(params, "NextToken")
-    # A later page keeps the first page's snapshot, so a running clock cannot shift the pages.
-    state = service.tokens.decode(digest, token) if token else first_page(service.clock, start, end)
-    found = service.dataset.query(
-        region,
-        instance_types=None if instance_types is None else set(instance_types),
-        product_descriptions=None if products is None else set(products),
-        zones=zones,
-        zone_ids=zone_ids,
-        start=state.start,
-        end=state.end,
+    return _Request(
+        None if instance_types is None else set(instance_types),
+        None if products is None else set(products),
+        zones,
+        zone_ids,
+        keep,
+        page_size,
+        start,
+        end,
     )
-    if keep is not None:
-        found = [record for record in found if keep(record)]
-    page = found[state.offset : state.offset + page_size]
-    after = state.offset + page_size
-    # EC2 sends an empty nextToken on the last page (botocore reads it as "").
-    next_token = ""
-    if after < len(found):
-        next_token = service.tokens.encode(digest, replace(state, offset=after))
-    items = "".join(_item(record) for record in page)
-    body = f"<spotPriceHistorySet>{items}</spotPriceHistorySet>"
-    return body + wire.element("nextToken", next_token), len(page)
 
 
 def first_page(clock: ReplayClock, start: datetime | None, end: datetime | None) -> PageState:

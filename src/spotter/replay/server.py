@@ -107,6 +107,8 @@ class ReplayServer:
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # Fetchers open many connections at once; the default backlog of 5 would refuse some.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], handler: type, replay: ReplayServer) -> None:
         self.replay = replay
@@ -166,8 +168,11 @@ class _Handler(BaseHTTPRequestHandler):
             self._ec2(body if self.command == "POST" else target.query.encode())
 
     def _read_body(self) -> bytes | None:
-        length = int(self.headers.get("Content-Length") or 0)
-        if length > _MAX_BODY:
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= _MAX_BODY:
             self.send_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
             return None
         return self.rfile.read(length) if length else b""
