@@ -233,6 +233,10 @@ Ctrl-C stops everything.""",
     raise StartupError(f"{exited} exited unexpectedly; stopping the stack")
 
 
+# Region states that mean "this region's first attempt is over", successful or not.
+SETTLED = frozenset({"ok", "error", "not_enabled", "unauthorized", "throttled"})
+
+
 def _wait_first_prices(base: str, timeout: float, supervisor: Supervisor) -> None:
     import json
     import urllib.request
@@ -251,11 +255,12 @@ def _wait_first_prices(base: str, timeout: float, supervisor: Supervisor) -> Non
                 else [r.get("state") for r in regions]
             )
             ok = sum(1 for s in states if s == "ok")
+            settled = sum(1 for s in states if s in SETTLED)
             progress = f"{ok}/{len(states)} regions fetched"
             if progress != last:
                 print(f"  {progress}", flush=True)
                 last = progress
-            if states and ok + sum(1 for s in states if s != "pending") >= len(states) and ok:
+            if states and ok and settled == len(states):
                 return
         except (OSError, ValueError):
             pass
