@@ -7,6 +7,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -245,3 +246,27 @@ def test_unsigned_calls_and_unknown_actions_get_ec2_errors(replay_server: Replay
         "MissingAuthenticationToken",
         "InvalidAction",
     ]
+
+
+def test_concurrent_callers_consume_each_throttle_exactly_once(
+    replay_client: Client, replay_server: ReplayServer
+) -> None:
+    replay_server.faults.configure(throttle_next=10)
+    regions = ["us-east-1", "us-west-2", "eu-west-1", "ap-south-1"] * 2
+
+    def calls(region: str) -> list[str]:
+        client = replay_client(replay_server, region)
+        outcomes = []
+        for _ in range(5):
+            try:
+                client.describe_availability_zones()
+                outcomes.append("ok")
+            except ClientError as error:
+                outcomes.append(error.response["Error"]["Code"])
+        return outcomes
+
+    with ThreadPoolExecutor(len(regions)) as pool:
+        outcomes = [o for result in pool.map(calls, regions) for o in result]
+    assert outcomes.count("RequestLimitExceeded") == 10 and outcomes.count("ok") == 30
+    assert len(replay_server.calls) == 40
+    assert replay_server.calls.count(outcome="RequestLimitExceeded") == 10
