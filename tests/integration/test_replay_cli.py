@@ -16,7 +16,6 @@ import pytest
 
 import spotter.replay
 
-pytest_plugins = ["support.replayserver"]  # idempotent once tests/conftest.py lists it too
 Client = Callable[..., Any]
 SRC = Path(spotter.replay.__file__).resolve().parents[2]
 RUN = "import sys; from spotter.replay.cli import main; sys.exit(main(sys.argv[1:]))"

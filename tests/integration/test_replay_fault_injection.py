@@ -16,7 +16,6 @@ from botocore.parsers import ResponseParserError
 
 from spotter.replay.server import ReplayServer
 
-pytest_plugins = ["support.replayserver"]  # idempotent once tests/conftest.py lists it too
 Client = Callable[..., Any]
 ServerFactory = Callable[..., ReplayServer]
 

@@ -10,7 +10,6 @@ from botocore.exceptions import ClientError
 
 from spotter.replay.server import ReplayServer
 
-pytest_plugins = ["support.replayserver"]  # idempotent once tests/conftest.py lists it too
 Client = Callable[..., Any]
 ServerFactory = Callable[..., ReplayServer]
 

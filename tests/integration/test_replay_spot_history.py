@@ -12,8 +12,6 @@ from botocore.exceptions import ClientError
 
 from spotter.replay.server import ReplayServer
 
-# Until tests/conftest.py lists it, this module registers the fixtures itself (idempotent).
-pytest_plugins = ["support.replayserver"]
 ServerFactory = Callable[..., ReplayServer]
 
 Client = Callable[..., Any]
