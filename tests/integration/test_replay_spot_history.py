@@ -13,7 +13,6 @@ from botocore.exceptions import ClientError
 from spotter.replay.server import ReplayServer
 
 ServerFactory = Callable[..., ReplayServer]
-
 Client = Callable[..., Any]
 
 
