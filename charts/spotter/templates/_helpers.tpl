@@ -128,9 +128,10 @@ app.kubernetes.io/version: {{ $root.Chart.AppVersion | quote }}
 {{- end }}
 {{- end }}
 
+{{/* The bundled Redis by its namespace-qualified name: cluster-scope fetchers run in other namespaces. */}}
 {{- define "spotter.redisHost" -}}
 {{- if .Values.redis.enabled }}
-{{- include "spotter.componentName" (list . "redis") }}
+{{- printf "%s.%s.svc" (include "spotter.componentName" (list . "redis")) .Release.Namespace }}
 {{- else }}
 {{- (.Values.externalRedis | default dict).host }}
 {{- end }}
