@@ -111,6 +111,15 @@ def test_no_product_means_linux_and_windows_never_answers_it(
     assert (result.status_code, error_code(result)) == (404, "instance_type_not_watched")
 
 
+def test_a_product_never_fetched_in_a_fetched_region_is_not_watched(
+    store: Store, client: ContractClient
+) -> None:
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0035"}})
+    result = client.get("/spot-prices/us-east-1/t3.micro", params={"product": "windows"})
+    assert (result.status_code, error_code(result)) == (404, "instance_type_not_watched")
+    assert "Windows" in result.json["error"]["message"]
+
+
 @pytest.mark.parametrize(
     "path, code",
     [("/spot-prices/us-east-1/t3..micro", "invalid_instance_type"),
@@ -123,10 +132,8 @@ def test_no_product_means_linux_and_windows_never_answers_it(
      ("/spot-prices/us-east-1/t3..micro/history", "invalid_instance_type"),
      ("/spot-prices/us-east-1/t3.micro/history?since=yesterday", "invalid_parameter"),
      ("/spot-prices/us-east-1/t3.micro/history?zone=../etc", "invalid_parameter"),
-     ("/spot-prices/us-east-1/t3.micro/history?since=2024-12-25&until=2024-12-24",
-      "invalid_parameter"),
-     ("/spot-prices/us-east-1/t3.micro/history?since=0001-01-01T00:00:00%2B05:00",
-      "invalid_parameter")],
+     ("/spot-prices/us-east-1/t3.micro/history?zone=", "invalid_parameter"),
+     ("/spot-prices/us-east-1/t3.micro?product=", "invalid_product")],
 )
 def test_malformed_input_is_a_400_never_a_500(
     store: Store, client: ContractClient, path: str, code: str
@@ -224,6 +231,12 @@ def test_history_is_oldest_first_and_filters_by_window_and_zone(
     plus = client.get("/spot-prices/us-east-1/t3.micro/history",
                       query_string="zone=us-east-1a&since=2024-12-24T00:30:00+00:00")
     assert [p["price"] for p in plus.json["points"]] == [0.0031]
+    reversed_window = client.get("/spot-prices/us-east-1/t3.micro/history",
+                                 query_string="since=2024-12-24&until=2024-12-23")
+    assert reversed_window.json["points"] == []
+    ancient = client.get("/spot-prices/us-east-1/t3.micro/history",
+                         query_string="since=0001-01-01T00:00:00%2B05:00&zone=us-east-1a")
+    assert ancient.json["since"] == "0001-01-01T00:00:00Z" and len(ancient.json["points"]) == 3
     everything = client.get("/spot-prices/us-east-1/t3.micro/history/").json["points"]
     assert [p["zone"] for p in everything] == ["us-east-1a", "us-east-1b"] * 3
 

@@ -48,10 +48,10 @@ def test_every_error_code_raised_in_the_api_is_documented() -> None:
 def test_documented_error_statuses_of_each_route() -> None:
     paths = openapi.document()["paths"]
     prices = paths["/spot-prices/{region}/{instance_type}"]["get"]["responses"]
-    assert set(prices) == {"200", "400", "403", "404", "500", "503"}
+    assert set(prices) == {"200", "400", "403", "404", "414", "500", "503"}
     assert "Retry-After" in prices["503"]["headers"]
     assert set(paths["/best-price/{instance_type}"]["get"]["responses"]) == {
-        "200", "400", "404", "500", "503"}
+        "200", "400", "404", "414", "500", "503"}
 
 
 def test_document_is_served_as_json() -> None:

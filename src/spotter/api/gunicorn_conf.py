@@ -22,6 +22,8 @@ worker_class = "gthread"
 threads = _settings.gunicorn_threads
 # The app is loaded in each worker after the fork, so no Redis connection is ever inherited.
 preload_app = False
+# The longest line Gunicorn allows: 64 regions in ?regions= fit with room to spare.
+limit_request_line = 8190
 timeout = 30
 graceful_timeout = 20
 keepalive = 5

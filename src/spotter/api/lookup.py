@@ -41,18 +41,20 @@ def stored_prices(
                 f"region {region} exists but no SpotWatch covers it; add it to a SpotWatch",
             )
         raise not_found("unknown_region", f"unknown region {region}")
-    if status.state == "unauthorized":
-        raise unavailable(
-            "aws_unauthorized",
-            f"no prices for {region}: the {UNAUTHORIZED_MESSAGE}",
-            retry_after=settings.update_interval,
-        )
     if not view.region_fetched:
-        raise unavailable(
-            "not_yet_fetched",
-            f"region {region} is watched but has not been fetched yet{_last_error(status)}",
-            retry_after=not_yet_fetched_retry(settings),
-        )
+        if status.state == "unauthorized":
+            raise unavailable(
+                "aws_unauthorized",
+                f"no prices for {region}: the {UNAUTHORIZED_MESSAGE}",
+                retry_after=settings.update_interval,
+            )
+        if status.last_success is None:
+            raise unavailable(
+                "not_yet_fetched",
+                f"region {region} is watched but has not been fetched yet{_last_error(status)}",
+                retry_after=not_yet_fetched_retry(settings),
+            )
+    # Fetched before (for this product, or for another one): this type or product is not asked.
     raise not_found(
         "instance_type_not_watched",
         f"{instance_type} ({product}) is not watched in {region}; "

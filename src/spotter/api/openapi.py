@@ -158,7 +158,7 @@ PARAMETERS: dict[str, Schema] = {
     "Since": _query("since", {"type": "string", "format": "date-time"},
                     "only changes at or after this ISO-8601 time"),
     "Until": _query("until", {"type": "string", "format": "date-time"},
-                    "only changes at or before this ISO-8601 time (not before since)"),
+                    "only changes at or before this ISO-8601 time (before since: no points)"),
     "Zone": _query(
         "zone", {"type": "string", "maxLength": 48,
                  "anyOf": [{"pattern": ZONE_RE.pattern}, {"pattern": ZONE_ID_RE.pattern}]},
@@ -188,6 +188,9 @@ BAD_REQUEST = _error("malformed region, instance type, product or query paramete
 UNAVAILABLE = _error("redis_unavailable (the store is unreachable), not_yet_fetched "
                      "or aws_unauthorized (no data yet); retry after Retry-After", retry=True)
 INTERNAL = _error("internal_error: a fault of the service, logged")
+# Gunicorn answers this itself, before the app, and in HTML: the one non-JSON error.
+URI_TOO_LONG: Schema = {"description": "request line longer than 8190 bytes (from Gunicorn)",
+                        "content": {"text/html": {"schema": {"type": "string"}}}}
 
 
 def _get(summary: str, description: str, params: list[str], responses: dict[str, Schema],
@@ -196,7 +199,7 @@ def _get(summary: str, description: str, params: list[str], responses: dict[str,
         "operationId": operation_id, "summary": summary, "description": description,
         "tags": [tag],
         "parameters": [{"$ref": f"#/components/parameters/{p}"} for p in params],
-        "responses": {**responses, "500": INTERNAL},
+        "responses": {**responses, "414": URI_TOO_LONG, "500": INTERNAL},
     }}
 
 

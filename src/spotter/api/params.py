@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import UTC, datetime
 
 import falcon
 
@@ -58,7 +58,7 @@ def single(req: falcon.Request, name: str) -> str | None:
 def product(req: falcon.Request) -> str:
     """The product asked for: a name, its `(Amazon VPC)` form or a slug; Linux/UNIX by default."""
     value = single(req, "product")
-    if value is None or value == "":
+    if value is None:
         return DEFAULT_PRODUCT
     found = _PRODUCT_LOOKUP.get(value.strip().lower())
     if found is None:
@@ -105,31 +105,36 @@ def _bad_duration(value: str) -> ApiError:
 
 
 def moment(req: falcon.Request, name: str) -> datetime | None:
-    """An ISO-8601 query parameter as an aware UTC datetime (naive means UTC)."""
+    """An ISO-8601 / RFC 3339 query parameter as an aware UTC datetime (naive means UTC)."""
     value = single(req, name)
     if value is None:
         return None
+    text = value.strip().upper()
     # An unescaped "+" in a query string arrives as a space: "...T02:40:00 01:00".
-    text = re.sub(r"(T[0-9:.]+) ([0-9]{2}(?::?[0-9]{2})?)$", r"\1+\2", value.strip().upper())
+    text = re.sub(r"(T[0-9:.]+) ([0-9]{2}(?::?[0-9]{2})?)$", r"\1+\2", text)
+    # RFC 3339 allows what Python does not: a leap second, and any number of fraction digits.
+    text = re.sub(r"(T[0-9]{2}:[0-9]{2}):60", r"\1:59", text)
+    text = re.sub(r"(\.[0-9]{6})[0-9]+", r"\1", text)
     try:
         return parse_timestamp(text)
-    except (ValueError, OverflowError):  # year 1 at +05:00 overflows when moved to UTC
+    except OverflowError:
+        # Year 1 at +05:00 (or 9999 at -05:00) is before (after) anything datetime can hold.
+        return (datetime.min if text.startswith("0001") else datetime.max).replace(tzinfo=UTC)
+    except ValueError:
         raise bad_request(
             "invalid_parameter", f"{name}: {value!r} is not ISO-8601 (e.g. 2024-12-24T02:40:00Z)"
         ) from None
 
 
 def window(req: falcon.Request) -> tuple[datetime | None, datetime | None]:
-    since, until = moment(req, "since"), moment(req, "until")
-    if since and until and since > until:
-        raise bad_request("invalid_parameter", "since must not be later than until")
-    return since, until
+    """`?since=` and `?until=`; a window that ends before it starts simply holds nothing."""
+    return moment(req, "since"), moment(req, "until")
 
 
 def zone(req: falcon.Request) -> str | None:
     """`?zone=` as a zone name (us-east-1a) or a zone id (use1-az4)."""
     value = single(req, "zone")
-    if value is None or value == "":
+    if value is None:
         return None
     if not (is_valid_zone(value) or (len(value) <= 48 and ZONE_ID_RE.fullmatch(value))):
         raise bad_request(

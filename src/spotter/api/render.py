@@ -93,8 +93,8 @@ def history(
         "region": region,
         "product": product,
         "zone": zone_filter,
-        "since": format_timestamp(since) if since else None,
-        "until": format_timestamp(until) if until else None,
+        "since": _any_year(since),
+        "until": _any_year(until),
         "points": [
             {
                 "zone": p.zone,
@@ -129,3 +129,10 @@ def region_status(
         "next_check": iso(status.next_check),
         "opt_in_status": opt_in_status,
     }
+
+
+def _any_year(moment: datetime | None) -> str | None:
+    # strftime("%Y") drops the zeros of years before 1000; isoformat keeps four digits.
+    if moment is None:
+        return None
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
