@@ -71,10 +71,12 @@ def product(req: falcon.Request) -> str:
 
 
 def regions(req: falcon.Request) -> tuple[str, ...] | None:
-    """`?regions=a,b`: validated and de-duplicated; None when not given."""
-    value = single(req, "regions")
+    """`?regions=a,b` (or `regions=a&regions=b`): validated, de-duplicated; None if not given."""
+    value = req.params.get("regions")
     if value is None:
         return None
+    if isinstance(value, list):
+        value = ",".join(value)
     items = [item.strip() for item in value.split(",") if item.strip()]
     if not items:
         raise bad_request("invalid_parameter", "regions: give at least one region code")
