@@ -78,8 +78,12 @@ def main(argv: list[str], env: dict[str, str] | None = None) -> int:
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
-        log.info("received %s; finishing the current cycle", signal.Signals(signum).name)
+        # Only set the event here: logging from a signal handler can re-enter a stream
+        # write that the interrupted code was in the middle of.
+        received.append(signal.Signals(signum).name)
         stop.set()
+
+    received: list[str] = []
 
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
@@ -93,6 +97,8 @@ def main(argv: list[str], env: dict[str, str] | None = None) -> int:
         settings.source,
     )
     report = fetcher.run_forever(stop, once=args.once)
+    if received:
+        log.info("received %s; stopped after the current cycle", received[0])
     store.close()
     if args.once and report is not None:
         return 0 if all(o.state != "failed" for o in report.outcomes) else 1
