@@ -33,16 +33,23 @@ DURATION_PATTERN = r"^[0-9]{1,9}(\.[0-9]{1,6})?(ms|s|m|h|d)?$"
 MAX_REGIONS = 64
 
 
+def _shown(value: str) -> str:
+    # Errors echo what was sent, but never a whole 8 KB URL.
+    return repr(value if len(value) <= 64 else value[:64] + "...")
+
+
 def region(value: str) -> str:
     if not is_valid_region(value):
-        raise bad_request("invalid_region", f"{value!r} is not a region code (e.g. us-east-1)")
+        raise bad_request(
+            "invalid_region", f"{_shown(value)} is not a region code (e.g. us-east-1)"
+        )
     return value
 
 
 def instance_type(value: str) -> str:
     if not is_valid_instance_type(value):
         raise bad_request(
-            "invalid_instance_type", f"{value!r} is not an instance type (e.g. t3.micro)"
+            "invalid_instance_type", f"{_shown(value)} is not an instance type (e.g. t3.micro)"
         )
     return value
 
@@ -64,7 +71,7 @@ def product(req: falcon.Request) -> str:
     if found is None:
         raise bad_request(
             "invalid_product",
-            f"{value!r} is not a product; one of {', '.join(PRODUCTS)} "
+            f"{_shown(value)} is not a product; one of {', '.join(PRODUCTS)} "
             f"(or their '{VPC_SUFFIX.strip()}' forms, or {', '.join(PRODUCT_BY_SLUG)})",
         )
     return found
@@ -102,7 +109,7 @@ def max_age(req: falcon.Request) -> float | None:
 
 def _bad_duration(value: str) -> ApiError:
     return bad_request(
-        "invalid_parameter", f"max_age: {value!r} is not a duration (e.g. 300, 30s, 5m, 1h)"
+        "invalid_parameter", f"max_age: {_shown(value)} is not a duration (e.g. 300, 30s, 5m, 1h)"
     )
 
 
@@ -124,7 +131,8 @@ def moment(req: falcon.Request, name: str) -> datetime | None:
         return (datetime.min if text.startswith("0001") else datetime.max).replace(tzinfo=UTC)
     except ValueError:
         raise bad_request(
-            "invalid_parameter", f"{name}: {value!r} is not ISO-8601 (e.g. 2024-12-24T02:40:00Z)"
+            "invalid_parameter",
+            f"{name}: {_shown(value)} is not ISO-8601 (e.g. 2024-12-24T02:40:00Z)",
         ) from None
 
 
@@ -140,6 +148,6 @@ def zone(req: falcon.Request) -> str | None:
         return None
     if not (is_valid_zone(value) or (len(value) <= 48 and ZONE_ID_RE.fullmatch(value))):
         raise bad_request(
-            "invalid_parameter", f"zone: {value!r} is not a zone name or id (e.g. us-east-1a)"
+            "invalid_parameter", f"zone: {_shown(value)} is not a zone name or id (e.g. us-east-1a)"
         )
     return value
