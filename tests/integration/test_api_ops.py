@@ -126,7 +126,8 @@ def test_metrics_count_requests_by_route_template_and_status(
 
 
 def test_openapi_document_is_valid_and_covers_every_route(client: ContractClient) -> None:
-    validate = pytest.importorskip("openapi_spec_validator").validate
+    from openapi_spec_validator import validate
+
     doc = client.get("/openapi.json").json
     validate(doc)
     assert set(doc["paths"]) == {
