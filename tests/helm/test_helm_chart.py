@@ -275,9 +275,9 @@ def test_operator_scope_sets_the_rbac_kind_and_the_kopf_flag(helm: Helm, values_
     expected = list(rules.get("framework") or []) + list(rules.get("application") or [])
 
     cluster = helm.render(namespace="ops")
-    role = find(cluster, "ClusterRole", "-operator")
+    role = find(cluster, "ClusterRole", "-operator-ops")
     assert role["rules"] == expected
-    binding = find(cluster, "ClusterRoleBinding", "-operator")
+    binding = find(cluster, "ClusterRoleBinding", "-operator-ops")
     assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "r-spotter-operator",
                                     "namespace": "ops"}]
     assert not [d for d in cluster if d["kind"] in ("Role", "RoleBinding")]

@@ -28,6 +28,13 @@ so that component suffixes still fit in 63. */}}
 {{- printf "%s-%s" (include "spotter.fullname" $root) (index . 1) | trunc 63 | trimSuffix "-" }}
 {{- end }}
 
+{{/* Name of a cluster-scoped object: "<fullname>-<component>-<namespace>", so that releases of the
+same name in two namespaces do not claim the same ClusterRole. Call with (list $ "operator"). */}}
+{{- define "spotter.clusterName" -}}
+{{- $root := index . 0 }}
+{{- printf "%s-%s" (include "spotter.componentName" .) $root.Release.Namespace | trunc 253 | trimSuffix "-" }}
+{{- end }}
+
 {{- define "spotter.chart" -}}
 {{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
 {{- end }}
