@@ -91,14 +91,24 @@ _SLUGS = {
 PRODUCT_BY_SLUG = {slug: product for product, slug in _SLUGS.items()}
 
 
+_PRICE_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+
+
 class PriceParseError(ValueError):
     """A SpotPrice string that is not a positive finite decimal number."""
 
 
 def parse_price(text: object) -> Decimal:
-    """Parse an AWS SpotPrice string exactly. Zero, negative, NaN and garbage are rejected."""
+    """Parse an AWS SpotPrice string exactly. Zero, negative, NaN and garbage are rejected.
+
+    Only AWS's plain notation (`0.031200`) is accepted: Decimal alone would also take `1E-999999`
+    (0.0 as a float, so a price of 0 in the API), `1E+999999` (infinite as a float, not JSON),
+    `1_000` and other scripts' digits.
+    """
     if not isinstance(text, str) or not text or len(text) > 32:
         raise PriceParseError(f"spot price {text!r} is not a decimal string")
+    if not _PRICE_RE.fullmatch(text.strip()):
+        raise PriceParseError(f"spot price {text!r} is not a plain decimal number")
     try:
         value = Decimal(text.strip())
     except InvalidOperation as exc:
