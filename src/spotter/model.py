@@ -118,8 +118,18 @@ def parse_price(text: object) -> Decimal:
     return value
 
 
+class TimestampOutOfRange(ValueError, OverflowError):
+    """A valid timestamp that datetime cannot hold in UTC (year 1 at +05:00, 9999 at -05:00).
+
+    A ValueError for every caller that rejects bad input, and still an OverflowError for the
+    API, which clamps such a query bound to the earliest or latest moment.
+    """
+
+
 def parse_timestamp(value: object) -> datetime:
-    """Parse an AWS timestamp (datetime or ISO-8601 text) into an aware UTC datetime."""
+    """Parse an AWS timestamp (datetime or ISO-8601 text) into an aware UTC datetime.
+
+    Raises ValueError (only) for what is not one."""
     if isinstance(value, datetime):
         moment = value
     elif isinstance(value, str) and 0 < len(value) <= 40:
@@ -134,7 +144,10 @@ def parse_timestamp(value: object) -> datetime:
         raise ValueError(f"timestamp {value!r} is not ISO-8601")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise TimestampOutOfRange(f"timestamp {value!r} is out of range in UTC") from None
 
 
 def format_timestamp(moment: datetime) -> str:
