@@ -60,7 +60,10 @@ class TokenCodec:
     def decode(self, digest: str, token: str) -> PageState:
         """The state in `token`; InvalidNextToken if it is garbage or from another query."""
         body, _, signature = token.partition(".")
-        if not body or not hmac.compare_digest(signature, self._sign(body.encode())):
+        # Bytes, not str: compare_digest raises TypeError on non-ASCII text, which any client
+        # can send.
+        expected = self._sign(body.encode()).encode()
+        if not body or not hmac.compare_digest(signature.encode(), expected):
             raise ApiError("InvalidNextToken", "The specified token is invalid.")
         try:
             padded = body + "=" * (-len(body) % 4)
@@ -74,7 +77,8 @@ class TokenCodec:
                 start=None if start is None else datetime.fromtimestamp(start, UTC),
                 end=datetime.fromtimestamp(payload["e"], UTC),
             )
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, OverflowError, OSError):
+            # OverflowError/OSError: an offset or a time no int or datetime can hold.
             raise ApiError("InvalidNextToken", "The specified token is invalid.") from None
 
     def _sign(self, body: bytes) -> str:
