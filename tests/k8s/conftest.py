@@ -35,10 +35,28 @@ def spotwatch_crd(kube_control_plane: ControlPlane) -> str:
 
 
 @pytest.fixture
-def namespace(kube_control_plane: ControlPlane, spotwatch_crd: str) -> str:
-    name = unique("sw")
-    kube_control_plane.create_namespace(name)
-    return name
+def make_namespace(
+    kube_control_plane: ControlPlane, spotwatch_crd: str
+) -> Iterator[Callable[[], str]]:
+    """Fresh namespaces; their SpotWatches are deleted afterwards (there is no namespace
+    controller here to empty them, and a cluster-wide operator of a later test would see them)."""
+    made: list[str] = []
+
+    def make() -> str:
+        name = unique("sw")
+        kube_control_plane.create_namespace(name)
+        made.append(name)
+        return name
+
+    yield make
+    for name in made:
+        kube_control_plane.kubectl("delete", "spotwatches", "--all", "-n", name,
+                                   "--wait=false", check=False)
+
+
+@pytest.fixture
+def namespace(make_namespace: Callable[[], str]) -> str:
+    return make_namespace()
 
 
 @pytest.fixture(scope="session")

@@ -253,10 +253,9 @@ def test_a_listed_region_not_enabled_is_reported(
 
 def test_children_live_in_their_spotwatch_namespace(
     kube_control_plane: ControlPlane, kube: Kube, run_operator: RunOperator,
-    namespace: str,
+    namespace: str, make_namespace: Callable[[], str],
 ) -> None:
-    other = namespace + "-b"
-    kube_control_plane.create_namespace(other)
+    other = make_namespace()
     run_operator([namespace, other])
     for ns in (namespace, other):
         kube_control_plane.apply(spotwatch("fleet", ns, instanceTypes=["t3.micro"],
