@@ -10,7 +10,7 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from urllib.parse import quote, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit
 
 from spotter.model import (
     DEFAULT_INSTANCE_TYPES,
@@ -80,15 +80,18 @@ def parse_products(text: str, *, name: str = "SPOTTER_PRODUCTS") -> tuple[str, .
 
 
 def redact_url(url: str) -> str:
-    """The URL with any password replaced by `***`, safe for logs and errors."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port:
-        host = f"{host}:{parts.port}"
-    return urlunsplit((parts.scheme, f"{user}:***@{host}", parts.path, parts.query, ""))
+    """The URL with any password replaced by `***`, safe for logs and errors.
+
+    Works on the text, not on urlsplit: a password holding '/', '?', '#' or '[' (or a URL that
+    urlsplit refuses) must still be hidden. Everything before the last '@' after the scheme is
+    user info; with a ':' in it, what follows the first ':' is the password.
+    """
+    scheme, sep, rest = url.partition("://")
+    userinfo, at, host = rest.rpartition("@")
+    if not sep or not at:
+        return url if "@" not in url else "***"
+    user, colon, _ = userinfo.partition(":")
+    return f"{scheme}://{user}:***@{host}" if colon else url
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,8 +230,15 @@ class _Reader:
 def _redis_url(env: Mapping[str, str]) -> str:
     url = env.get("REDIS_URL", "").strip()
     if url:
-        parts = urlsplit(url)
-        if parts.scheme not in ("redis", "rediss", "unix") or not (parts.hostname or parts.path):
+        try:
+            parts = urlsplit(url)
+            usable = parts.scheme in ("redis", "rediss", "unix") and bool(
+                parts.hostname or parts.path
+            )
+            parts.port  # noqa: B018 - raises ValueError on a port that is not a number
+        except ValueError:
+            usable = False
+        if not usable:
             raise ConfigError(f"REDIS_URL: {redact_url(url)!r} is not a redis:// URL")
         return url
     host = env.get("REDIS_HOST", "localhost").strip() or "localhost"
@@ -249,7 +259,11 @@ def _endpoint_url(env: Mapping[str, str]) -> str | None:
     for name in ("SPOTTER_AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_EC2", "AWS_ENDPOINT_URL"):
         value = env.get(name, "").strip()
         if value:
-            if urlsplit(value).scheme not in ("http", "https"):
+            try:
+                scheme = urlsplit(value).scheme
+            except ValueError:  # e.g. "http://[": an unclosed IPv6 bracket
+                scheme = ""
+            if scheme not in ("http", "https"):
                 raise ConfigError(f"{name}: {value!r} is not an http(s) URL")
             return value
     return None
