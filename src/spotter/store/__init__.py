@@ -2,6 +2,22 @@
 
 from spotter.store.connection import connect
 from spotter.store.lock import RegionLock
-from spotter.store.redis_store import BestPriceView, SpotPricesView, Store, StoreUnavailable
+from spotter.store.redis_store import (
+    BestPriceView,
+    PriceRow,
+    SpotPricesView,
+    Store,
+    StoredIndex,
+    StoreUnavailable,
+)
 
-__all__ = ["BestPriceView", "RegionLock", "SpotPricesView", "Store", "StoreUnavailable", "connect"]
+__all__ = [
+    "BestPriceView",
+    "PriceRow",
+    "RegionLock",
+    "SpotPricesView",
+    "Store",
+    "StoreUnavailable",
+    "StoredIndex",
+    "connect",
+]

@@ -60,3 +60,9 @@ def decode_history_member(raw: bytes | str) -> HistoryPoint:
 
 def _parse_z(text: str) -> datetime:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+
+
+def decode_zone_prices_brief(raw: bytes | str) -> list[tuple[str, str | None, str]]:
+    """(zone, zone_id, price as its exact decimal text) of a stored entry, without parsing
+    times or Decimals: what a metrics scrape of every quote needs, fast."""
+    return [(zone, zone_id, price) for zone, zone_id, price, _ in json.loads(raw)["zones"]]

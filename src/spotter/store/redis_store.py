@@ -13,10 +13,11 @@ from typing import ParamSpec, TypeVar
 import redis
 
 from spotter.config import Settings
-from spotter.model import HistoryPoint, RegionPrices, RegionStatus, Snapshot
+from spotter.model import PRODUCTS, HistoryPoint, RegionPrices, RegionStatus, Snapshot
 from spotter.store.codec import (
     decode_history_member,
     decode_region_prices,
+    decode_zone_prices_brief,
     encode_history_member,
     encode_region_prices,
 )
@@ -72,6 +73,28 @@ class BestPriceView:
     entries: dict[str, RegionPrices]
     watched: frozenset[str]
     statuses: dict[str, RegionStatus]
+
+
+@dataclass(frozen=True, slots=True)
+class StoredIndex:
+    """What the store holds, without the prices: every watched region's status, the catalog,
+    and per (product, region) the instance types stored with the fetch time of each."""
+
+    statuses: dict[str, RegionStatus]
+    catalog: dict[str, str]
+    stored: dict[tuple[str, str], dict[str, float]]
+
+    def quote_keys(self) -> list[tuple[str, str]]:
+        """Every (product, instance type) some region holds quotes of, sorted."""
+        return sorted({(p, t) for (p, _), types in self.stored.items() for t in types})
+
+    def version(self) -> int:
+        """Changes whenever a quote is written: every write stamps its type's fetch time."""
+        return hash(tuple(sorted((k, tuple(sorted(v.items()))) for k, v in self.stored.items())))
+
+
+#: One zone's quote as a scrape reads it: product, type, region, zone, zone id, price text.
+PriceRow = tuple[str, str, str, str, str | None, str]
 
 
 class Store:
@@ -262,6 +285,50 @@ class Store:
             region: _decode_status(region, raw)
             for region, raw in zip(names, pipe.execute(), strict=True)
         }
+
+    @_guarded
+    def stored_index(self) -> StoredIndex:
+        """Statuses, catalog and stored types of every watched region: two round trips
+        whatever the number of regions and types."""
+        pipe = self.client.pipeline(transaction=False)
+        pipe.smembers(self.keys.watched())
+        pipe.hgetall(self.keys.catalog())
+        raw_watched, raw_catalog = pipe.execute()
+        regions = sorted(r.decode() for r in raw_watched)
+        pipe = self.client.pipeline(transaction=False)
+        for region in regions:
+            pipe.hgetall(self.keys.region_status(region))
+        pairs = [(product, region) for product in PRODUCTS for region in regions]
+        for product, region in pairs:
+            pipe.hgetall(self.keys.freshness(product, region))
+        replies = pipe.execute()
+        statuses = {
+            region: _decode_status(region, raw)
+            for region, raw in zip(regions, replies[: len(regions)], strict=True)
+        }
+        stored = {
+            pair: {k.decode(): float(v) for k, v in raw.items()}
+            for pair, raw in zip(pairs, replies[len(regions) :], strict=True)
+            if raw
+        }
+        catalog = {k.decode(): v.decode() for k, v in raw_catalog.items()}
+        return StoredIndex(statuses, catalog, stored)
+
+    @_guarded
+    def price_rows(self, quote_keys: Iterable[tuple[str, str]]) -> list[PriceRow]:
+        """Every zone's quote of the given (product, instance type)s in every region: one
+        round trip, rows sorted by product, type, region, then cheapest first."""
+        keys = list(quote_keys)
+        pipe = self.client.pipeline(transaction=False)
+        for product, instance_type in keys:
+            pipe.hgetall(self.keys.quotes(product, instance_type))
+        rows: list[PriceRow] = []
+        for (product, instance_type), entries in zip(keys, pipe.execute(), strict=True):
+            for raw_region in sorted(entries):
+                region = raw_region.decode()
+                for zone, zone_id, price in decode_zone_prices_brief(entries[raw_region]):
+                    rows.append((product, instance_type, region, zone, zone_id, price))
+        return rows
 
     @_guarded
     def snapshot_meta(self, region: str, product: str) -> dict[str, str]:
