@@ -84,3 +84,22 @@ def test_liveness_endpoint_reports_the_resync_loop(
              what="the probe result")
     body = requests.get(operator.health_url, timeout=5).json()
     assert 0 <= body["resyncAgeSeconds"] < 60
+
+
+def test_redis_unreachable_still_plans_fetchers_and_says_so_in_the_status(
+    kube_control_plane: ControlPlane, namespace: str, kube: Kube, run_operator: RunOperator,
+) -> None:
+    run_operator([namespace], env={"REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+                                   "SPOTTER_REDIS_TIMEOUT": "0.2s"})
+    kube_control_plane.apply(spotwatch("blind", namespace, instanceTypes=["t3.micro"],
+                                       regions=["us-east-1", "eu-west-1"]))
+
+    def unknown() -> dict | None:
+        status = (kube.get_watch(namespace, "blind") or {}).get("status") or {}
+        ready = [c for c in status.get("conditions", []) if c["type"] == "Ready"]
+        return status if ready and ready[0]["reason"] == "StoreUnavailable" else None
+
+    status = wait_for(unknown, what="Ready=Unknown (StoreUnavailable)")
+    assert status["regions"] == {"eu-west-1": {"state": "unknown"},
+                                 "us-east-1": {"state": "unknown"}}
+    assert len(fetchers(kube, namespace, "blind")) == 1

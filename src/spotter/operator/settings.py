@@ -6,7 +6,7 @@ Choices, and why:
 - Standalone (no peering): the chart runs one replica with the Recreate strategy, so there is
   never a second operator to coordinate with, and no peering CRD or RBAC is needed.
 - Scanning off: no list/watch of CRDs or namespaces (a namespaced Role suffices); the CRD is
-  checked once at start (preflight) instead.
+  checked once at start (preflight) instead, and --namespace values are taken as exact names.
 - No finalizers: nothing has to happen before a SpotWatch goes away (fetcher Deployments are
   garbage-collected through their ownerReferences), so deleting one never depends on the
   operator running. That is also why drift repair is a resync loop and not a kopf timer:
