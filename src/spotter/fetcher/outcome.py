@@ -25,6 +25,7 @@ class RegionOutcome:
     seconds: float = 0.0
     error: AwsError | None = None
     detail: str = ""
+    fetched_at: float | None = None  # the stored snapshot's time, when state is OK
 
 
 @dataclass
