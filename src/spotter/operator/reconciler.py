@@ -16,6 +16,7 @@ from typing import Any
 
 from spotter.aws.errors import AwsError
 from spotter.operator.config import OperatorConfig
+from spotter.operator.events import Notice, Recorder, notices
 from spotter.operator.kube import Kube, KubeError
 from spotter.operator.manifests import (
     fetcher_deployment,
@@ -23,16 +24,13 @@ from spotter.operator.manifests import (
     shard_of,
     template_drift,
 )
-from spotter.operator.planning import Shard, moved_regions, plan_shards
+from spotter.operator.planning import Shard, plan_shards
 from spotter.operator.regions import RegionCatalog, enabled_regions
-from spotter.operator.status import NOT_OPTED_IN, Observation, build_status
+from spotter.operator.status import Observation, build_status, failure_status
 from spotter.operator.watch import SpecError, Watch
 from spotter.store import Store, StoreUnavailable
 
 log = logging.getLogger("spotter.operator")
-
-WARNING_REPEAT = 600.0  # the same warning Event about the same SpotWatch at most every 10 min
-
 
 class RetryLater(RuntimeError):
     """A failure that may pass (AWS or API server trouble, RBAC being fixed); retry after delay."""
@@ -69,9 +67,9 @@ class Reconciler:
         self.catalog = catalog
         self.config = config
         self.clock = clock
+        self.events = Recorder(kube, clock)
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._guard = threading.Lock()
-        self._warned: dict[tuple[str, str, str], tuple[str, float]] = {}
 
     def _lock(self, key: tuple[str, str]) -> threading.Lock:
         with self._guard:
@@ -138,7 +136,9 @@ class Reconciler:
                     watch.namespace, n, u))
                 pruned.append(name)
 
-        self._announce(body, watch, previous, plan, catalog, pruned, restored)
+        for notice in notices(watch, previous, plan, catalog, pruned, restored,
+                              body.get("status")):
+            self.events.post(body, notice)
         status = build_status(watch, self._observe(plan, applied, catalog), body.get("status"))
         self._patch_status(body, status)
         return Result(tuple(plan), len(applied), tuple(pruned), tuple(restored))
@@ -150,8 +150,9 @@ class Reconciler:
         try:
             catalog = self.catalog.statuses()
         except AwsError as exc:
-            self._warn(body, "RegionDiscoveryFailed",
-                       f"cannot list the account's regions (DescribeRegions): {exc}")
+            self.events.post(body, Notice(
+                "Warning", "RegionDiscoveryFailed",
+                f"cannot list the account's regions (DescribeRegions): {exc}"))
             raise RetryLater(f"region discovery failed: {exc}", 30) from exc
         return enabled_regions(catalog), catalog
 
@@ -192,79 +193,14 @@ class Reconciler:
     def _report_failure(self, body: Mapping[str, Any], reason: str, message: str) -> None:
         """Say on the object why it is not reconciled; never masks the original failure."""
         if reason == "ReconcileFailed" and "permission denied" in message:
-            self._warn(body, "PermissionDenied", message)
-        now = self.clock()
-        conditions = [
-            {"type": "Ready", "status": "False", "reason": reason, "message": message[:1000]},
-            {"type": "Degraded", "status": "True", "reason": reason, "message": message[:1000]},
-        ]
-        old = {c.get("type"): c for c in (body.get("status") or {}).get("conditions") or []}
-        for condition in conditions:
-            before = old.get(condition["type"]) or {}
-            condition["lastTransitionTime"] = (
-                before.get("lastTransitionTime")
-                if before.get("status") == condition["status"] and before.get("lastTransitionTime")
-                else time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now))
-            )
-            condition["observedGeneration"] = body["metadata"].get("generation", 0)
+            self.events.post(body, Notice("Warning", "PermissionDenied", message))
+        patch = failure_status(reason, message, body["metadata"].get("generation", 0),
+                               self.clock(), body.get("status"))
         try:
             self.kube.patch_watch_status(
-                body["metadata"]["namespace"], body["metadata"]["name"],
-                {"conditions": conditions, "message": message[:1000]},
-            )
+                body["metadata"]["namespace"], body["metadata"]["name"], patch)
         except KubeError as exc:
             log.warning("could not record the failure in the status: %s", exc)
-
-    # -- Events --------------------------------------------------------------------------------
-
-    def _announce(
-        self, body: Mapping[str, Any], watch: Watch, previous: list[Shard], plan: list[Shard],
-        catalog: Mapping[str, str], pruned: list[str], restored: list[str],
-    ) -> None:
-        before = sorted((s.index, s.regions) for s in previous)
-        after = [(s.index, s.regions) for s in plan]
-        if before != after:
-            regions = sum(len(s.regions) for s in plan)
-            message = f"{len(plan)} fetcher shard(s) over {regions} region(s)"
-            if previous:
-                moved = moved_regions(previous, plan)
-                message += (f" (was {len(previous)}); {len(moved)} region(s) moved"
-                            + (f"; pruned {', '.join(sorted(pruned))}" if pruned else ""))
-            self._event(body, "Normal", "ShardsPlanned" if not previous else "ShardsChanged",
-                        message)
-        if restored:
-            self._event(body, "Normal", "FetcherRestored",
-                        "restored as planned: " + ", ".join(restored))
-        old_states = {r: (e or {}).get("state") for r, e in
-                      ((body.get("status") or {}).get("regions") or {}).items()}
-        not_enabled = [r for r in watch.regions if catalog.get(r) == NOT_OPTED_IN
-                       and old_states.get(r) != "not_enabled"]
-        if not_enabled:
-            self._event(body, "Warning", "RegionNotEnabled",
-                        f"not enabled for this AWS account: {', '.join(not_enabled)}; "
-                        "its fetcher will only report it (enable it in the AWS console)")
-        unknown = [r for r in watch.regions if catalog and r not in catalog]
-        if unknown:
-            self._warn(body, "RegionUnknown",
-                       f"not a region of this AWS account: {', '.join(unknown)}")
-
-    def _warn(self, body: Mapping[str, Any], reason: str, message: str) -> None:
-        meta = body["metadata"]
-        key = (meta["namespace"], meta["name"], reason)
-        now = self.clock()
-        last = self._warned.get(key)
-        if last and last[0] == message and now - last[1] < WARNING_REPEAT:
-            return
-        self._warned[key] = (message, now)
-        self._event(body, "Warning", reason, message)
-
-    def _event(self, body: Mapping[str, Any], type_: str, reason: str, message: str) -> None:
-        log.info("%s/%s %s: %s", body["metadata"]["namespace"], body["metadata"]["name"],
-                 reason, message)
-        try:
-            self.kube.post_event(body, type_, reason, message)
-        except KubeError as exc:
-            log.warning("could not post the %s event: %s", reason, exc)
 
 
 def reported_shards(body: Mapping[str, Any]) -> list[Shard]:

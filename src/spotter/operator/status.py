@@ -133,47 +133,65 @@ def _conditions(
     by_state: dict[str, list[str]] = {}
     for region, entry in regions.items():
         by_state.setdefault(entry["state"], []).append(region)
+    return _ready(watch, seen, shards, regions), _degraded(seen, by_state)
+
+
+def _ready(
+    watch: Watch, seen: Observation, shards: list[dict], regions: dict[str, dict]
+) -> tuple[str, str, str]:
     enabled = [r for r in regions if regions[r]["state"] != "not_enabled"]
     not_fresh = [r for r in enabled if regions[r]["state"] != "ok"]
     not_ready = [s["name"] for s in shards if not s["ready"]]
-
     if seen.error:
-        ready = ("False", "ReconcileFailed", seen.error)
-    elif watch.paused:
-        ready = ("False", "Paused", "spec.paused is true: every fetcher is scaled to zero")
-    elif not shards:
-        ready = ("False", "NoRegions", "no region to watch (none listed or none enabled)")
-    elif seen.regions is None:
-        ready = ("Unknown", "StoreUnavailable", "region freshness could not be read from Redis")
-    elif not_ready:
-        ready = ("False", "ShardsNotReady",
-                 f"{len(shards) - len(not_ready)}/{len(shards)} fetcher shards ready; "
-                 f"waiting for {_names(not_ready)}")
-    elif not_fresh:
-        ready = ("False", "RegionsNotFresh",
-                 f"{len(enabled) - len(not_fresh)}/{len(enabled)} regions fresh; "
-                 f"not yet: {_names(not_fresh)}")
-    else:
-        ready = ("True", "Fresh",
-                 f"all {len(enabled)} enabled regions refreshed within "
-                 f"{int(stale_after(watch.interval))}s")
+        return ("False", "ReconcileFailed", seen.error)
+    if watch.paused:
+        return ("False", "Paused", "spec.paused is true: every fetcher is scaled to zero")
+    if not shards:
+        return ("False", "NoRegions", "no region to watch (none listed or none enabled)")
+    if seen.regions is None:
+        return ("Unknown", "StoreUnavailable", "region freshness could not be read from Redis")
+    if not_ready:
+        return ("False", "ShardsNotReady",
+                f"{len(shards) - len(not_ready)}/{len(shards)} fetcher shards ready; "
+                f"waiting for {_names(not_ready)}")
+    if not_fresh:
+        return ("False", "RegionsNotFresh",
+                f"{len(enabled) - len(not_fresh)}/{len(enabled)} regions fresh; "
+                f"not yet: {_names(not_fresh)}")
+    return ("True", "Fresh", f"all {len(enabled)} enabled regions refreshed within "
+            f"{int(stale_after(watch.interval))}s")
 
+
+def _degraded(seen: Observation, by_state: dict[str, list[str]]) -> tuple[str, str, str]:
     problems = [
         (state, names) for state in (*PROBLEM_STATES, "not_enabled", "stale")
         if (names := by_state.get(state))
     ]
     if seen.error:
-        degraded = ("True", "ReconcileFailed", seen.error)
-    elif seen.regions is None:
-        degraded = ("True", "StoreUnavailable", "Redis could not be read")
-    elif problems:
+        return ("True", "ReconcileFailed", seen.error)
+    if seen.regions is None:
+        return ("True", "StoreUnavailable", "Redis could not be read")
+    if problems:
         reason = {"not_enabled": "RegionsNotEnabled", "stale": "RegionsStale"}.get(
             problems[0][0], "RegionErrors")
-        degraded = ("True", reason,
-                    "; ".join(f"{state}: {_names(names)}" for state, names in problems))
-    else:
-        degraded = ("False", "AsExpected", "no region reports an error")
-    return ready, degraded
+        return ("True", reason, "; ".join(f"{state}: {_names(names)}" for state, names in problems))
+    return ("False", "AsExpected", "no region reports an error")
+
+
+def failure_status(
+    reason: str, message: str, generation: int, now: float,
+    previous: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """The status patch of a reconcile that failed: Ready False, Degraded True, both `reason`."""
+    old = {c.get("type"): c for c in (previous or {}).get("conditions") or []}
+    return {
+        "conditions": [
+            _condition("Ready", "False", reason, message, generation, now, old.get("Ready")),
+            _condition("Degraded", "True", reason, message, generation, now,
+                       old.get("Degraded")),
+        ],
+        "message": message[:1000],
+    }
 
 
 def _condition(
