@@ -10,6 +10,7 @@ from botocore.exceptions import (
     NoCredentialsError,
     ReadTimeoutError,
 )
+from botocore.parsers import ResponseParserError
 
 from spotter.model import ERROR_NOT_ENABLED, ERROR_OTHER, ERROR_THROTTLED, ERROR_UNAUTHORIZED
 
@@ -29,6 +30,11 @@ UNAUTHORIZED_CODES = frozenset(
         "RequestExpired",
     }
 )
+
+
+#: Everything a botocore call raises for a failed call. ResponseParserError (a garbled or
+#: truncated answer) is not a BotoCoreError, so it has to be named.
+CALL_ERRORS: tuple[type[Exception], ...] = (ClientError, BotoCoreError, ResponseParserError)
 
 
 class AwsError(RuntimeError):

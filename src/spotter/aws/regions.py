@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from botocore.client import BaseClient
-from botocore.exceptions import BotoCoreError, ClientError
 
 from spotter.aws.client import ec2_client
-from spotter.aws.errors import classify
+from spotter.aws.errors import CALL_ERRORS, classify
 from spotter.config import Settings
 
 NOT_OPTED_IN = "not-opted-in"
@@ -16,7 +15,7 @@ def list_regions(client: BaseClient) -> dict[str, str]:
     """Every region the account can see, with its opt-in status."""
     try:
         response = client.describe_regions(AllRegions=True)
-    except (ClientError, BotoCoreError) as exc:
+    except CALL_ERRORS as exc:
         raise classify(exc) from exc
     return {
         item["RegionName"]: item.get("OptInStatus", "opt-in-not-required")
@@ -37,7 +36,7 @@ def zone_ids(client: BaseClient, region: str) -> dict[str, str]:
     """Zone name -> zone id for `region`, including Local and Wavelength zones."""
     try:
         response = client.describe_availability_zones(AllAvailabilityZones=True)
-    except (ClientError, BotoCoreError) as exc:
+    except CALL_ERRORS as exc:
         raise classify(exc, region) from exc
     return {
         item["ZoneName"]: item["ZoneId"]

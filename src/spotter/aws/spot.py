@@ -11,9 +11,8 @@ from datetime import datetime
 from typing import Any
 
 from botocore.client import BaseClient
-from botocore.exceptions import BotoCoreError, ClientError
 
-from spotter.aws.errors import AwsError, classify
+from spotter.aws.errors import CALL_ERRORS, AwsError, classify
 from spotter.model import (
     ERROR_OTHER,
     PriceParseError,
@@ -107,7 +106,7 @@ def _pages(
         result.calls += 1
         try:
             response = client.describe_spot_price_history(**call)
-        except (ClientError, BotoCoreError) as exc:
+        except CALL_ERRORS as exc:
             raise classify(exc, region, region_enabled=region_enabled) from exc
         result.pages += 1
         records = response.get("SpotPriceHistory", [])

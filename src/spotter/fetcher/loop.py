@@ -18,7 +18,6 @@ from spotter.aws.errors import AwsError, classify
 from spotter.aws.regions import NOT_OPTED_IN, list_regions, zone_ids
 from spotter.aws.spot import RegionFetch, fetch_region
 from spotter.config import Settings
-from spotter.fetcher.metrics import FetcherMetrics
 from spotter.fetcher.outcome import (
     FAILED,
     OK,
@@ -59,7 +58,6 @@ class Fetcher:
         backoff_base: float = 2.0,
         lock_wait: float = 5.0,
         lock_ttl: float | None = None,
-        metrics: FetcherMetrics | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -72,7 +70,6 @@ class Fetcher:
         self.throttle_retries = throttle_retries
         self.backoff_base = backoff_base
         self.lock_wait = lock_wait
-        self.metrics = metrics
         # Long enough for a slow fetch; a holder that dies frees the region within it.
         self.lock_ttl = lock_ttl or max(30.0, min(self.interval, 900.0))
         self.cycles = 0
@@ -88,10 +85,7 @@ class Fetcher:
     def client(self, region: str) -> BaseClient:
         with self._clients_lock:
             if region not in self._clients:
-                client = self.client_factory(self.settings, region)
-                if self.metrics is not None:
-                    self.metrics.instrument(client, region)
-                self._clients[region] = client
+                self._clients[region] = self.client_factory(self.settings, region)
             return self._clients[region]
 
     def regions(self) -> list[str]:
@@ -159,8 +153,6 @@ class Fetcher:
             report.outcomes = list(pool.map(self.fetch_one, regions))
         report.seconds = time.monotonic() - started
         log.info("%s", report.summary())
-        if self.metrics is not None:
-            self.metrics.cycle_done(report)
         return report
 
     def fetch_one(self, region: str) -> RegionOutcome:
@@ -177,8 +169,6 @@ class Fetcher:
             with contextlib.suppress(StoreUnavailable):
                 self.store.record_error(region, error.kind, str(error), self.clock())
         outcome.seconds = time.monotonic() - started
-        if self.metrics is not None:
-            self.metrics.region_done(outcome)
         return outcome
 
     def _fetch_one(self, region: str) -> RegionOutcome:
@@ -288,8 +278,7 @@ class Fetcher:
         if rejected:
             log.warning("%s: rejected %d records %s", region, rejected, fetch.rejected)
         return RegionOutcome(
-            region, OK, quotes=quotes, calls=fetch.calls, pages=fetch.pages, rejected=rejected,
-            fetched_at=fetched_at,
+            region, OK, quotes=quotes, calls=fetch.calls, pages=fetch.pages, rejected=rejected
         )
 
     def _failed(self, region: str, exc: AwsError) -> RegionOutcome:
