@@ -18,6 +18,7 @@ from spotter.aws.errors import AwsError, classify
 from spotter.aws.regions import NOT_OPTED_IN, list_regions, zone_ids
 from spotter.aws.spot import RegionFetch, fetch_region
 from spotter.config import Settings
+from spotter.fetcher.metrics import FetcherMetrics
 from spotter.fetcher.outcome import (
     FAILED,
     OK,
@@ -58,6 +59,7 @@ class Fetcher:
         backoff_base: float = 2.0,
         lock_wait: float = 5.0,
         lock_ttl: float | None = None,
+        metrics: FetcherMetrics | None = None,
     ) -> None:
         self.settings = settings
         self.store = store
@@ -70,6 +72,7 @@ class Fetcher:
         self.throttle_retries = throttle_retries
         self.backoff_base = backoff_base
         self.lock_wait = lock_wait
+        self.metrics = metrics
         # Long enough for a slow fetch; a holder that dies frees the region within it.
         self.lock_ttl = lock_ttl or max(30.0, min(self.interval, 900.0))
         self.cycles = 0
@@ -85,7 +88,10 @@ class Fetcher:
     def client(self, region: str) -> BaseClient:
         with self._clients_lock:
             if region not in self._clients:
-                self._clients[region] = self.client_factory(self.settings, region)
+                client = self.client_factory(self.settings, region)
+                if self.metrics is not None:
+                    self.metrics.instrument(client, region)
+                self._clients[region] = client
             return self._clients[region]
 
     def regions(self) -> list[str]:
@@ -153,6 +159,8 @@ class Fetcher:
             report.outcomes = list(pool.map(self.fetch_one, regions))
         report.seconds = time.monotonic() - started
         log.info("%s", report.summary())
+        if self.metrics is not None:
+            self.metrics.cycle_done(report)
         return report
 
     def fetch_one(self, region: str) -> RegionOutcome:
@@ -169,6 +177,8 @@ class Fetcher:
             with contextlib.suppress(StoreUnavailable):
                 self.store.record_error(region, error.kind, str(error), self.clock())
         outcome.seconds = time.monotonic() - started
+        if self.metrics is not None:
+            self.metrics.region_done(outcome)
         return outcome
 
     def _fetch_one(self, region: str) -> RegionOutcome:
@@ -278,7 +288,8 @@ class Fetcher:
         if rejected:
             log.warning("%s: rejected %d records %s", region, rejected, fetch.rejected)
         return RegionOutcome(
-            region, OK, quotes=quotes, calls=fetch.calls, pages=fetch.pages, rejected=rejected
+            region, OK, quotes=quotes, calls=fetch.calls, pages=fetch.pages, rejected=rejected,
+            fetched_at=fetched_at,
         )
 
     def _failed(self, region: str, exc: AwsError) -> RegionOutcome:
