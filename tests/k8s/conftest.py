@@ -83,7 +83,8 @@ def operator_env(redis_url: str, replay_server: ReplayServer) -> dict[str, str]:
 def run_operator(
     kube_control_plane: ControlPlane, tmp_path: Path, operator_env: dict[str, str]
 ) -> Iterator[Callable[..., OperatorProcess]]:
-    """`run_operator(namespaces=[ns] | None (all), kubeconfig=..., env={...}, wait=True)`."""
+    """`run_operator(namespaces=[ns] | None (all), kubeconfig=..., env={...}, wait=True,
+    standalone=True)`; standalone=False runs the chart's exact command line."""
     started: list[OperatorProcess] = []
 
     def start(
@@ -92,11 +93,13 @@ def run_operator(
         kubeconfig: Path | None = None,
         env: Mapping[str, str | None] | None = None,
         wait: bool = True,
+        standalone: bool = True,
     ) -> OperatorProcess:
         port = free_port()
         scope = ["--all-namespaces"] if namespaces is None else [
             arg for ns in namespaces for arg in ("--namespace", ns)]
-        argv = [sys.executable, "-m", "kopf", "run", "-m", "spotter.operator", "--standalone",
+        argv = [sys.executable, "-m", "kopf", "run", "-m", "spotter.operator",
+                *(["--standalone"] if standalone else []),
                 f"--liveness=http://127.0.0.1:{port}/healthz", *scope]
         full_env = {k: os.environ[k] for k in _BASE_ENV if k in os.environ}
         full_env.update(operator_env)

@@ -66,7 +66,8 @@ def test_namespaced_operator_under_the_shipped_role_does_its_whole_job(
     kube_control_plane: ControlPlane, namespace: str, kube: Kube, run_operator: RunOperator,
 ) -> None:
     kubeconfig = grant(kube_control_plane, namespace, shipped_rules())
-    operator = run_operator([namespace], kubeconfig=kubeconfig)
+    # the chart's command line: no --standalone (the operator turns peering off itself)
+    operator = run_operator([namespace], kubeconfig=kubeconfig, standalone=False)
     whole_job(kube_control_plane, kube, namespace)
     output = operator.output()
     assert "403" not in output and "Forbidden" not in output, output
@@ -78,7 +79,7 @@ def test_cluster_wide_operator_under_the_shipped_cluster_role_does_its_whole_job
 ) -> None:
     home, other = make_namespace(), make_namespace()
     kubeconfig = grant(kube_control_plane, home, shipped_rules(), cluster=True)
-    operator = run_operator(None, kubeconfig=kubeconfig)
+    operator = run_operator(None, kubeconfig=kubeconfig, standalone=False)
     whole_job(kube_control_plane, kube, other)
     output = operator.output()
     assert "403" not in output and "Forbidden" not in output, output
