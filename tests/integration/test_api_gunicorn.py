@@ -118,5 +118,5 @@ def test_metrics_add_up_across_worker_processes(
         list(pool.map(lambda _: fresh_get(server, "/regions"), range(40)))
     text = fresh_get(server, "/metrics").text
     count = re.search(
-        r'spotter_api_requests_total\{method="GET",route="/regions",status="200"\} (\S+)', text)
+        r'spotter_http_requests_total\{method="GET",route="/regions",status="200"\} (\S+)', text)
     assert count is not None and float(count.group(1)) == 40.0

@@ -118,11 +118,12 @@ def test_metrics_count_requests_by_route_template_and_status(
     client.get("/spot-prices/us-east-1/c5.large")
     client.get("/nope")
     text = client.get("/metrics").text
-    template = "/spot-prices/{region}/{instance_type}"
-    assert f'spotter_api_requests_total{{method="GET",route="{template}",status="200"}} 1.0' in text
-    assert f'spotter_api_requests_total{{method="GET",route="{template}",status="404"}} 1.0' in text
+    route = "/spot-prices/{region}/{instance_type}"
+    series = f'spotter_http_requests_total{{method="GET",route="{route}"'
+    assert f'{series},status="200"}} 1.0' in text
+    assert f'{series},status="404"}} 1.0' in text
     assert 'route="unmatched",status="404"' in text
-    assert "spotter_api_request_duration_seconds_bucket" in text
+    assert "spotter_http_request_duration_seconds_bucket" in text
 
 
 def test_openapi_document_is_valid_and_covers_every_route(client: ContractClient) -> None:
@@ -132,7 +133,8 @@ def test_openapi_document_is_valid_and_covers_every_route(client: ContractClient
     validate(doc)
     assert set(doc["paths"]) == {
         "/spot-prices/{region}/{instance_type}", "/spot-prices/{region}/{instance_type}/history",
-        "/best-price/{instance_type}", "/regions", "/health", "/metrics", "/openapi.json"}
+        "/best-price/{instance_type}", "/regions", "/health", "/healthz", "/readyz", "/metrics",
+        "/openapi.json"}
     assert "Ties" in doc["paths"]["/best-price/{instance_type}"]["get"]["description"]
 
 

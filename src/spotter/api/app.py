@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 from collections.abc import Callable
 
@@ -11,13 +10,14 @@ import falcon
 from spotter.api import errors
 from spotter.api.best import BestPriceResource
 from spotter.api.deps import Deps, StoreHandle
-from spotter.api.health import HealthResource
+from spotter.api.health import HealthResource, LivenessResource, ReadinessResource
 from spotter.api.metrics import Metrics, MetricsMiddleware, MetricsResource
 from spotter.api.openapi import OpenApiResource
 from spotter.api.prices import HistoryResource, SpotPricesResource
 from spotter.api.regions import RegionsResource
 from spotter.api.requestid import RequestIdMiddleware
 from spotter.config import Settings
+from spotter.logs import configure_logging
 from spotter.store import Store
 
 
@@ -38,7 +38,9 @@ def create_app(
     app.add_route("/best-price/{instance_type}", BestPriceResource(deps))
     app.add_route("/regions", RegionsResource(deps))
     app.add_route("/health", HealthResource(deps))
-    app.add_route("/metrics", MetricsResource(metrics))
+    app.add_route("/healthz", LivenessResource())
+    app.add_route("/readyz", ReadinessResource(deps))
+    app.add_route("/metrics", MetricsResource(metrics, deps))
     app.add_route("/openapi.json", OpenApiResource())
     errors.install(app)
     return app
@@ -47,8 +49,5 @@ def create_app(
 def get_app() -> falcon.App:
     """Read the environment and build the app; the Store is made lazily in each worker."""
     settings = Settings.from_env()
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-        )
+    configure_logging(settings, "api")
     return create_app(lambda: Store.from_settings(settings), settings)

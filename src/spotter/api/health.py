@@ -1,4 +1,5 @@
-"""`/health`: ok, degraded (some region stale or failing) or down (Redis unreachable, 503)."""
+"""`/health`: ok, degraded (some region stale or failing) or down (Redis unreachable, 503);
+`/healthz` (the process answers) and `/readyz` (it can serve: Redis answers) for probes."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 import falcon
 
 from spotter.api import render
-from spotter.api.deps import Resource
+from spotter.api.deps import ReadOnly, Resource
 from spotter.api.errors import REDIS_RETRY_AFTER
 from spotter.api.lookup import UNAUTHORIZED_MESSAGE
 from spotter.model import RegionStatus
@@ -85,3 +86,26 @@ class HealthResource(Resource):
             "regions": regions,
             "worker": worker(),
         }
+
+
+class LivenessResource(ReadOnly):
+    """`/healthz`: this worker process answers. Never touches Redis, so a Redis outage never
+    gets the API restarted."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        resp.media = {"status": "alive", "worker": worker()}
+
+
+class ReadinessResource(Resource):
+    """`/readyz`: this worker can serve prices, i.e. Redis answers (one round trip); 503 with
+    Retry-After while it does not, so Kubernetes routes requests elsewhere meanwhile."""
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        try:
+            self.deps.store.ping()
+        except StoreUnavailable as exc:
+            resp.status = 503
+            resp.set_header("Retry-After", str(REDIS_RETRY_AFTER))
+            resp.media = {"status": "not_ready", "reasons": [str(exc)], "worker": worker()}
+            return
+        resp.media = {"status": "ready", "reasons": [], "worker": worker()}

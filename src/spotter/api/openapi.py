@@ -130,6 +130,15 @@ SCHEMAS: dict[str, Schema] = {
         })},
         "worker": _object({"pid": {"type": "integer"}, "id": {"type": "string"}}),
     }),
+    "Liveness": _object({
+        "status": {"type": "string", "enum": ["alive"]},
+        "worker": _object({"pid": {"type": "integer"}, "id": {"type": "string"}}),
+    }),
+    "Readiness": _object({
+        "status": {"type": "string", "enum": ["ready", "not_ready"]},
+        "reasons": {"type": "array", "items": {"type": "string"}},
+        "worker": _object({"pid": {"type": "integer"}, "id": {"type": "string"}}),
+    }),
 }
 
 
@@ -254,8 +263,26 @@ def _paths() -> dict[str, Schema]:
                  "503": {**_ok("down: Redis unreachable", "Health"), "headers": _RETRY_AFTER}},
             "getHealth", "operations",
         ),
+        "/healthz": _get(
+            "Liveness probe",
+            "The worker process answers; Redis is not consulted, so an outage of Redis never "
+            "restarts the API.",
+            [], {"200": _ok("alive", "Liveness")},
+            "getLiveness", "operations",
+        ),
+        "/readyz": _get(
+            "Readiness probe",
+            "ready when Redis answers (one round trip); not_ready (503) while it does not.",
+            [], {"200": _ok("ready", "Readiness"),
+                 "503": {**_ok("not ready: Redis unreachable", "Readiness"),
+                         "headers": _RETRY_AFTER}},
+            "getReadiness", "operations",
+        ),
         "/metrics": _get(
-            "Prometheus metrics", "Prometheus text exposition format.", [],
+            "Prometheus metrics",
+            "Prometheus text exposition format: requests by route template and status, "
+            "spot prices per zone and per-region freshness, read from the store at scrape "
+            "time. Compressed with gzip when the client accepts it.", [],
             {"200": {"description": "metrics",
                      "content": {"text/plain": {"schema": {"type": "string"}}}}},
             "getMetrics", "operations",
