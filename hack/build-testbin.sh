@@ -114,7 +114,7 @@ fmt_secs() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 # build <name> <version> <module dir> <package> <ldflags...>
 build() {
   local name="$1" version="$2" moddir="$3" pkg="$4" ldflags="$5"
-  local out dir logf start pid n elapsed rc
+  local out dir logf start pid n d elapsed rc
   out="$(bin_path "$name" "$version")"
   if [ "$FORCE" = 0 ] && [ -x "$out" ]; then
     log "$name $version: cache hit ($out)"
@@ -131,8 +131,10 @@ build() {
   while kill -0 "$pid" 2>/dev/null; do
     for _ in $(seq 1 30); do kill -0 "$pid" 2>/dev/null || break; sleep 1; done
     if kill -0 "$pid" 2>/dev/null; then
-      n="$(grep -c '^[a-zA-Z0-9]' "$logf" 2>/dev/null || true)"
-      log "  $name: $(fmt_secs $((SECONDS - start))) elapsed, ${n:-0} packages compiled so far"
+      n="$(grep -c '^[a-zA-Z0-9][^ :]*$' "$logf" 2>/dev/null || true)"
+      d="$(grep -c '^go: downloading' "$logf" 2>/dev/null || true)"
+      log "  $name: $(fmt_secs $((SECONDS - start))) elapsed, ${n:-0} packages compiled so far" \
+          "$([ "${d:-0}" != 0 ] && echo "(${d} modules downloaded)")"
     fi
   done
   rc=0
