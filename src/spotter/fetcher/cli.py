@@ -16,6 +16,7 @@ from spotter.config import (
     parse_regions,
 )
 from spotter.fetcher.loop import Fetcher
+from spotter.fetcher.metrics import FetcherMetrics
 from spotter.logs import configure_logging
 from spotter.store import Store
 
@@ -61,6 +62,11 @@ def settings_from_args(args: argparse.Namespace, base: Settings) -> Settings:
     return base.with_overrides(**changes)
 
 
+def shard_name(settings: Settings) -> str:
+    """What names this fetcher on every log line: SPOTTER_SHARD if set, else its regions."""
+    return settings.extra.get("SPOTTER_SHARD") or ",".join(settings.regions) or "all"
+
+
 def main(argv: list[str], env: dict[str, str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
@@ -68,13 +74,18 @@ def main(argv: list[str], env: dict[str, str] | None = None) -> int:
     except ConfigError as exc:
         print(f"spotter fetch: configuration error: {exc}", flush=True)
         return 2
-    configure_logging(settings, "fetcher")
+    configure_logging(settings, "fetcher", shard=shard_name(settings))
+    metrics = None
     if settings.fetcher_metrics_port:
-        from spotter.fetcher.metrics import serve_metrics
-
-        serve_metrics(settings.fetcher_metrics_port)
+        metrics = FetcherMetrics()
+        try:
+            metrics.serve(settings.fetcher_metrics_port)
+        except OSError as exc:
+            log.error("cannot serve metrics on port %d: %s", settings.fetcher_metrics_port, exc)
+            return 2
+        log.info("metrics on :%d/metrics", settings.fetcher_metrics_port)
     store = Store.from_settings(settings)
-    fetcher = Fetcher(settings, store, regions=settings.regions)
+    fetcher = Fetcher(settings, store, regions=settings.regions, metrics=metrics)
     stop = threading.Event()
 
     def on_signal(signum: int, _frame: object) -> None:
