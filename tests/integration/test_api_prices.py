@@ -242,7 +242,8 @@ def test_history_is_oldest_first_and_filters_by_window_and_zone(
 
 
 def test_history_of_an_unknown_region_is_an_error_not_an_empty_list(
-    client: ContractClient,
+    store: Store, client: ContractClient
 ) -> None:
+    store.mark_watched(["us-east-1"])  # an empty store knows nothing yet: that is a 503
     result = client.get("/spot-prices/xx-nowhere-1/t3.micro/history")
     assert (result.status_code, error_code(result)) == (404, "unknown_region")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from spotter.api.errors import ApiError, not_found, unavailable
 from spotter.config import Settings
 from spotter.model import RegionPrices, RegionStatus
-from spotter.store import SpotPricesView
+from spotter.store import SpotPricesView, Store
 
 NOT_OPTED_IN = "not-opted-in"
 UNAUTHORIZED_MESSAGE = "AWS credentials lack ec2:DescribeSpotPriceHistory (UnauthorizedOperation)"
@@ -26,7 +26,12 @@ def region_not_enabled(region: str) -> ApiError:
 
 
 def stored_prices(
-    view: SpotPricesView, region: str, instance_type: str, product: str, settings: Settings
+    view: SpotPricesView,
+    region: str,
+    instance_type: str,
+    product: str,
+    settings: Settings,
+    store: Store,
 ) -> RegionPrices:
     """The stored prices (whose zones may be empty: no offer), or the error that says why not."""
     if view.prices is not None:
@@ -39,6 +44,15 @@ def stored_prices(
             raise not_found(
                 "region_not_watched",
                 f"region {region} exists but no SpotWatch covers it; add it to a SpotWatch",
+            )
+        # Only on this error path, one more round trip: with no catalog and nothing watched,
+        # nothing is known yet (a new install, or a Redis that restarted empty), and "unknown
+        # region" would be a guess. The fetchers rewrite what they know within an interval.
+        if not view.catalog_known and not store.watched_regions():
+            raise unavailable(
+                "not_yet_fetched",
+                "nothing has been fetched yet (or the store was emptied); retry shortly",
+                retry_after=not_yet_fetched_retry(settings),
             )
         raise not_found("unknown_region", f"unknown region {region}")
     if not view.region_fetched:

@@ -20,7 +20,7 @@ class SpotPricesResource(Resource):
         product = params.product(req)
         settings = self.deps.settings
         view = self.deps.store.spot_prices_view(region, instance_type, product)
-        prices = stored_prices(view, region, instance_type, product, settings)
+        prices = stored_prices(view, region, instance_type, product, settings, self.deps.store)
         if not prices.zones:
             raise not_found(
                 "no_spot_offer",
@@ -42,7 +42,7 @@ class HistoryResource(Resource):
         store = self.deps.store
         # Resolve first so that an unknown or unwatched region is an error, not an empty list.
         view = store.spot_prices_view(region, instance_type, product)
-        stored_prices(view, region, instance_type, product, self.deps.settings)
+        stored_prices(view, region, instance_type, product, self.deps.settings, store)
         since, until = window
         points = store.history(region, instance_type, product, since=since, until=until, zone=zone)
         resp.media = render.history(region, instance_type, product, window, zone, points)
