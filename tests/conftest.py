@@ -4,5 +4,6 @@ pytest_plugins = [
     "support.redisserver",
     "support.replayserver",
     "support.apiserver",
+    "support.fetchers",
     "support.controlplane",
 ]
