@@ -48,7 +48,9 @@ def stored_prices(
         # Only on this error path, one more round trip: with no catalog and nothing watched,
         # nothing is known yet (a new install, or a Redis that restarted empty), and "unknown
         # region" would be a guess. The fetchers rewrite what they know within an interval.
-        if not view.catalog_known and not store.watched_regions():
+        # (A region watched by now was marked since the first read: not fetched yet either.)
+        watched = store.watched_regions() if not view.catalog_known else None
+        if watched is not None and (not watched or region in watched):
             raise unavailable(
                 "not_yet_fetched",
                 "nothing has been fetched yet (or the store was emptied); retry shortly",
