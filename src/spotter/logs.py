@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote, unquote, urlsplit
+from urllib.parse import quote, unquote
 
 from spotter.config import Settings
 
@@ -29,10 +29,18 @@ def secrets_of(settings: Settings, env: Mapping[str, str] | None = None) -> tupl
     and AWS secret keys. Short values are ignored: masking "a" would mangle every line."""
     env = os.environ if env is None else env
     found = [env.get(name, "") for name in SECRET_VARIABLES]
-    password = urlsplit(settings.redis_url).password
+    password = _url_password(settings.redis_url)
     if password:
         found += [password, unquote(password), quote(unquote(password), safe="")]
     return tuple(sorted({s for s in found if len(s) >= 4}, key=len, reverse=True))
+
+
+def _url_password(url: str) -> str | None:
+    # As config.redact_url reads it: on the text, for URLs urlsplit refuses too.
+    _, sep, rest = url.partition("://")
+    userinfo, at, _ = rest.rpartition("@")
+    _, colon, password = userinfo.partition(":")
+    return password if sep and at and colon and password else None
 
 
 class _SpotterFormatter(logging.Formatter):
@@ -83,7 +91,9 @@ class JsonFormatter(_SpotterFormatter):
         doc.update(self.context(record))
         if record.exc_info:
             doc["exc"] = self.formatException(record.exc_info)
-        return self.mask(json.dumps(doc, default=str))
+        # Masked before encoding: JSON escapes would hide a secret holding '"' or '\\'.
+        return json.dumps({k: self.mask(v) if isinstance(v, str) else v for k, v in doc.items()},
+                          default=str)
 
 
 class PlainFormatter(_SpotterFormatter):
