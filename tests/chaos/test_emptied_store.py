@@ -5,11 +5,14 @@ every /spot-prices answered 404 unknown_region for regions being fetched."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import falcon.testing
 import redis
 
 from spotter.api.app import create_app
 from spotter.config import Settings
+from spotter.fetcher.loop import Fetcher
 from spotter.store import Store
 
 
@@ -24,3 +27,27 @@ def test_an_emptied_store_answers_not_yet_fetched_not_unknown_region(redis_url: 
     store.mark_watched(["eu-west-1"])  # once something is known, an unknown region is one
     answer = client.simulate_get("/spot-prices/xx-nowhere-1/m5.large")
     assert (answer.status_code, answer.json["error"]["code"]) == (404, "unknown_region")
+
+
+def test_fetcher_rewrites_rarely_written_state_after_redis_lost_it(
+    replay_server: Any, redis_url: str
+) -> None:
+    """The catalog (refreshed every few hours) and "not enabled" statuses (rechecked every few
+    hours) were left missing after Redis restarted empty: a not-enabled region read as pending
+    and a region nobody watches as unknown, for hours."""
+    settings = Settings.from_env({
+        "REDIS_URL": redis_url, "SPOTTER_SOURCE": "replay",
+        "SPOTTER_AWS_ENDPOINT_URL": replay_server.url,
+    })
+    store = Store.from_settings(settings)
+    fetcher = Fetcher(settings, store, regions=("us-east-1", "ap-east-1"),
+                      instance_types=("r5.large",), products=("Linux/UNIX",))
+    fetcher.run_cycle()
+    assert store.region_statuses(["ap-east-1"])["ap-east-1"].state == "not_enabled"
+    catalog = store.catalog()
+    store.client.flushall()  # what a restart of a Redis without persistence leaves
+    fetcher.run_cycle()
+    assert store.catalog() == catalog
+    assert store.region_statuses(["ap-east-1"])["ap-east-1"].state == "not_enabled"
+    assert store.region_statuses(["us-east-1"])["us-east-1"].state == "ok"
+    store.close()

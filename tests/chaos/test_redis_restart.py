@@ -28,6 +28,29 @@ from support.redisserver import RedisServer
 REGIONS = ("us-east-1", "eu-west-1", "us-west-2")
 TYPES = ("r5.large", "m5.xlarge", "c5.xlarge")
 FETCH_INTERVAL = 2.0
+# Watched but not enabled for the account (the replay catalog says not-opted-in): a 403.
+NOT_ENABLED = "ap-east-1"
+# A region that exists (in the catalog) but nobody watches: a 404 region_not_watched.
+UNWATCHED = "eu-west-3"
+# What these two must answer; a 503 not_yet_fetched is honest while nothing is known.
+EXPECTED_ERRORS = {
+    f"/spot-prices/{NOT_ENABLED}/r5.large": (403, "region_not_enabled"),
+    f"/spot-prices/{UNWATCHED}/r5.large": (404, "region_not_watched"),
+}
+
+
+class Checks(Expectations):
+    """The prices of the watched regions, plus the two error answers above."""
+
+    def paths(self) -> list[str]:
+        return [*super().paths(), *EXPECTED_ERRORS]
+
+    def check(self, path: str, answer: requests.Response) -> None:
+        if path not in EXPECTED_ERRORS or answer.status_code == 503:
+            super().check(path, answer)
+            return
+        code = answer.json()["error"]["code"]
+        assert (answer.status_code, code) == EXPECTED_ERRORS[path]
 
 
 class RunningFetcher:
@@ -40,7 +63,7 @@ class RunningFetcher:
         })
         self.store = Store.from_settings(settings)
         self.fetcher = Fetcher(
-            settings, self.store, regions=REGIONS, instance_types=TYPES,
+            settings, self.store, regions=(*REGIONS, NOT_ENABLED), instance_types=TYPES,
             products=("Linux/UNIX",), interval=FETCH_INTERVAL, lock_wait=1.0,
         )
         self.stop = threading.Event()
@@ -70,6 +93,7 @@ def wait_until(predicate: Callable[[], bool], limit: float = 60.0) -> float:
 
 
 def all_correct(server: ApiServer, expected: Expectations) -> bool:
+    """Every price served again, and the two error answers back to their own codes."""
     session = requests.Session()
     try:
         for region in REGIONS:
@@ -78,7 +102,12 @@ def all_correct(server: ApiServer, expected: Expectations) -> bool:
                 if answer.status_code != 200:
                     return False
                 expected.check(f"/spot-prices/{region}/{itype}", answer)
-        return session.get(f"{server.url}/health", timeout=5).status_code == 200
+        for path, (status, _) in EXPECTED_ERRORS.items():
+            answer = session.get(server.url + path, timeout=5)
+            if answer.status_code != status:
+                return False
+            expected.check(path, answer)
+        return session.get(f"{server.url}/regions", timeout=5).status_code == 200
     except requests.RequestException:
         return False
     finally:
@@ -89,7 +118,7 @@ def restart_under_load(
     redis_server: RedisServer, server: ApiServer, fetcher: RunningFetcher, restarts: int,
     down: float,
 ) -> dict[str, Any]:
-    expected = Expectations(REGIONS, TYPES)
+    expected = Checks(REGIONS, TYPES)
     wait_until(lambda: all_correct(server, expected))
     recoveries: list[float] = []
     during: Counter[int] = Counter()
@@ -105,12 +134,14 @@ def restart_under_load(
             time.sleep(1.0)
     result = load.result
     assert result.wrong_total == 0, result.wrong[:5]
-    assert set(result.statuses) <= {200, 503}, result.summary()
+    # 403/404 only from the two error paths, with their own codes (the checker says so).
+    assert set(result.statuses) <= {200, 403, 404, 503}, result.summary()
     assert result.statuses[200] > 0 and during[503] > 0, result.summary()
     # The load generator's own connections only fail while Gunicorn restarts nothing: none.
     assert not result.errors, result.summary()
-    status = fetcher.store.region_statuses(list(REGIONS))
-    assert all(s.state == "ok" for s in status.values()), status
+    status = fetcher.store.region_statuses([*REGIONS, NOT_ENABLED])
+    assert all(status[r].state == "ok" for r in REGIONS), status
+    assert status[NOT_ENABLED].state == "not_enabled"
     assert "Traceback" not in server.output()
     return {"result": result, "recoveries": recoveries}
 
@@ -141,8 +172,9 @@ def record(figures: FigureLog, name: str, run: dict[str, Any], restarts: int) ->
     figures.record(
         name,
         tried=f"{restarts} restart(s); {result.requests} requests at {result.rate:.0f}/s",
-        served=f"{result.statuses[200]}x200 correct, {result.statuses[503]}x503 + Retry-After,"
-        f" 0x500, {result.wrong_total} wrong",
+        served=f"{result.statuses[200]}x200 correct prices, {result.statuses[503]}x503 with "
+        f"Retry-After, {result.statuses[403] + result.statuses[404]}x403/404 with the right "
+        f"code, 0x500, {result.wrong_total} wrong",
         lost="nothing (fetcher rewrote every key)",
         recovery=f"max {seconds(max(recoveries))} after Redis was back (fetch interval "
         f"{FETCH_INTERVAL:g} s)",

@@ -127,6 +127,16 @@ class Fetcher:
         except StoreUnavailable as exc:
             log.warning("could not record the region catalog: %s", exc)
 
+    def _rewrite_if_store_lost(self) -> None:
+        """A Redis that restarted empty lost the catalog and the "not enabled" statuses, which
+        are written rarely: write the catalog again and re-record (or recheck) those regions,
+        instead of leaving them unknown or pending for hours."""
+        if not self._catalog or self.store.catalog():
+            return
+        log.warning("the store lost the region catalog (Redis restarted empty?); rewriting it")
+        self.store.set_catalog(self._catalog)
+        self._not_enabled_until.clear()
+
     def _zone_map(self, region: str, now: float) -> dict[str, str] | None:
         cached = self._zone_maps.get(region)
         if cached and now - cached[0] < ZONE_MAP_MAX_AGE:
@@ -150,6 +160,7 @@ class Fetcher:
         try:
             regions = self.regions()
             self.store.mark_watched(regions)
+            self._rewrite_if_store_lost()
         except (AwsError, StoreUnavailable) as exc:
             log.error("cycle %d: cannot start: %s", self.cycles, exc)
             report.seconds = time.monotonic() - started
