@@ -442,8 +442,9 @@ def test_api_has_probes_a_metrics_dir_and_the_gunicorn_entrypoint(helm: Helm):
     c = container(dep)
     assert c["command"] == ["gunicorn"]
     assert c["args"] == ["spotter.api.app:get_app()", "-c", "python:spotter.api.gunicorn_conf"]
-    assert c["readinessProbe"]["httpGet"] == {"path": "/health", "port": "http"}
-    assert "tcpSocket" in c["livenessProbe"]  # a Redis outage must not restart the API
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+    # /healthz never reads Redis: a Redis outage must not restart the API.
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
     env = env_of(c)
     assert env["PROMETHEUS_MULTIPROC_DIR"] == "/var/run/spotter/metrics"
     assert env["API_PORT"] == "5001"
