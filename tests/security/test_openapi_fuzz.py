@@ -17,35 +17,21 @@ import subprocess
 import sys
 from collections import Counter
 from collections.abc import Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-import redis
 import schemathesis
 from hypothesis import HealthCheck, settings
 
 from spotter.api.openapi import document
-from spotter.store import Store
-from support.apiserver import ApiServer, seed, start_api_server
+from support.apiserver import ApiServer, start_api_server
 from support.figures import ENV, FigureLog
 from support.redisserver import RedisServer
+from support.seeded import seed_store
 
 EXAMPLES = int(os.environ.get("SPOTTER_FUZZ_EXAMPLES", "40"))
 STATUSES: Counter[int] = Counter()
-
-
-def seed_store(url: str) -> None:
-    store = Store(redis.Redis.from_url(url))
-    store.client.flushall()
-    now = datetime.now(UTC)
-    for region in ("us-east-1", "eu-west-1"):
-        seed(store, region, {"t3.micro": {f"{region}a": "0.0035", f"{region}b": "0.0031"},
-                             "m5.large": {f"{region}c": "0.04"}}, now=now, age=5)
-    store.set_catalog({"us-east-1": "opt-in-not-required", "eu-west-1": "opt-in-not-required",
-                       "eu-west-3": "opt-in-not-required", "ap-east-1": "not-opted-in"})
-    store.close()
 
 
 @pytest.fixture(scope="module")
