@@ -116,8 +116,8 @@ class LoadGenerator:
             problem = None
             try:
                 self.check(path, answer)
-            except AssertionError as exc:
-                problem = f"{path} -> {answer.status_code}: {exc} {answer.text[:300]}"
+            except Exception as exc:  # a checker that breaks is a wrong answer, not a dead thread
+                problem = f"{path} -> {answer.status_code}: {exc!r} {answer.text[:300]}"
             with self._lock:
                 self.result.statuses[answer.status_code] += 1
                 self.result.by_kind[(kind_of(path), answer.status_code)] += 1
