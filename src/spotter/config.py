@@ -122,6 +122,7 @@ class Settings:
     history_retention: float = 7 * 86400.0
     not_enabled_recheck: float = 6 * 3600.0
     fetcher_metrics_port: int = 0
+    read_cache: bool = True
     extra: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
     @property
@@ -175,6 +176,7 @@ class Settings:
             fetcher_metrics_port=reader.integer(
                 "SPOTTER_FETCHER_METRICS_PORT", 0, low=0, high=65535
             ),
+            read_cache=reader.choice("SPOTTER_READ_CACHE", "on", ("on", "off")) == "on",
             extra={k: v for k, v in env.items() if k.startswith("SPOTTER_")},
         )
         return settings

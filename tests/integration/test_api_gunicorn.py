@@ -83,7 +83,9 @@ def test_pool_of_two_under_100_concurrent_requests_never_answers_500(
 ) -> None:
     seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0035"}})
     server = api_server(
-        {"REDIS_URL": redis_url, "SPOTTER_REDIS_POOL_SIZE": "2", "SPOTTER_REDIS_TIMEOUT": "0.1"},
+        {"REDIS_URL": redis_url, "SPOTTER_REDIS_POOL_SIZE": "2", "SPOTTER_REDIS_TIMEOUT": "0.1",
+         # Cached answers need no pooled connection: every request must take one here.
+         "SPOTTER_READ_CACHE": "off"},
         workers=1, threads=16,
     )
     start = threading.Barrier(101)

@@ -23,6 +23,11 @@ def test_original_redis_variables_build_the_url_with_an_escaped_password() -> No
     assert "p%40ss" not in settings.redacted_redis_url and "***" in settings.redacted_redis_url
 
 
+def test_read_cache_is_on_unless_turned_off() -> None:
+    assert Settings.from_env({}).read_cache is True
+    assert Settings.from_env({"SPOTTER_READ_CACHE": "OFF"}).read_cache is False
+
+
 def test_redis_url_wins_over_host_and_port() -> None:
     env = {"REDIS_URL": "redis://h:1/2", "REDIS_HOST": "ignored"}
     assert Settings.from_env(env).redis_url == "redis://h:1/2"
@@ -35,6 +40,7 @@ def test_redis_url_wins_over_host_and_port() -> None:
     ("LOG_LEVEL", "LOUD"), ("SPOTTER_REGIONS", "us-east-1,mars-1"),
     ("SPOTTER_PRODUCTS", "Linux"), ("REDIS_PORT", "six"), ("REDIS_URL", "http://x"),
     ("SPOTTER_SOURCE", "guess"), ("SPOTTER_AWS_ENDPOINT_URL", "ftp://x"),
+    ("SPOTTER_READ_CACHE", "maybe"),
 ])
 def test_bad_values_stop_with_a_message_naming_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError) as err:

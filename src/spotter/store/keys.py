@@ -42,3 +42,14 @@ class Keys:
 
     def lock(self, region: str) -> str:
         return f"{self.prefix}:lock:{region}"
+
+    def cached_read_prefixes(self) -> tuple[str, ...]:
+        """Every key the cached reads come from starts with one of these (none overlaps another,
+        as CLIENT TRACKING requires): quotes, freshness, region status, watch set, catalog."""
+        return (
+            f"{self.prefix}:q:",
+            f"{self.prefix}:fresh:",
+            f"{self.prefix}:region:",
+            self.watched(),
+            self.catalog(),
+        )

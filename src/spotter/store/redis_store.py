@@ -5,10 +5,10 @@ from __future__ import annotations
 import functools
 import time
 import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 import redis
 
@@ -25,6 +25,7 @@ from spotter.store.connection import connect
 from spotter.store.keys import Keys
 from spotter.store.lock import RegionLock
 from spotter.store.scripts import RECORD_SUCCESS, WRITE_SNAPSHOT
+from spotter.store.tracking import MISS, ReadCache, tracking_connection
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -64,6 +65,9 @@ class SpotPricesView:
     catalog_status: str | None
     catalog_known: bool
     region_fetched: bool
+    #: What callers derive from this view, kept as long as it (a cached view lives until Redis
+    #: changes one of its keys). Never part of equality.
+    memo: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +77,8 @@ class BestPriceView:
     entries: dict[str, RegionPrices]
     watched: frozenset[str]
     statuses: dict[str, RegionStatus]
+    #: As SpotPricesView.memo.
+    memo: dict[Hashable, Any] = field(default_factory=dict, compare=False, repr=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,19 +112,36 @@ class Store:
         *,
         prefix: str = "spotter",
         history_retention: float = 7 * 86400.0,
+        read_cache: ReadCache | None = None,
     ) -> None:
         self.client = client
         self.keys = Keys(prefix)
         self.history_retention = history_retention
+        #: Keeps the API's views until Redis pushes an invalidation (store/tracking.py).
+        self.read_cache = read_cache
         self._write_snapshot = client.register_script(WRITE_SNAPSHOT)
         self._record_success = client.register_script(RECORD_SUCCESS)
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, max_connections: int | None = None) -> Store:
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        max_connections: int | None = None,
+        read_cache: bool | None = None,
+    ) -> Store:
+        """A Store over a new pool. The read cache (default: settings.read_cache) costs nothing
+        until a cached view is first read: fetchers and the operator never start it."""
+        client = connect(settings, max_connections=max_connections)
+        keys = Keys(settings.redis_prefix)
+        cache = None
+        if settings.read_cache if read_cache is None else read_cache:
+            cache = ReadCache(tracking_connection(client), keys.cached_read_prefixes())
         return cls(
-            connect(settings, max_connections=max_connections),
+            client,
             prefix=settings.redis_prefix,
             history_retention=settings.history_retention,
+            read_cache=cache,
         )
 
     # -- health -----------------------------------------------------------------------------
@@ -137,6 +160,8 @@ class Store:
         return int(client_id)
 
     def close(self) -> None:
+        if self.read_cache is not None:
+            self.read_cache.close()
         self.client.close()
         self.client.connection_pool.disconnect()
 
@@ -224,9 +249,38 @@ class Store:
 
     # -- reads (API, operator) --------------------------------------------------------------
 
+    def _cached(
+        self, key: tuple[str, ...], redis_keys: tuple[str, ...], load: Callable[[], R]
+    ) -> R:
+        """`load()`, or what it gave before if Redis has pushed no change of `redis_keys` since.
+        Cached values are shared between threads: callers never mutate them."""
+        cache = self.read_cache
+        if cache is None:
+            return load()
+        value, token = cache.lookup(key)
+        if value is MISS:
+            value = load()
+            cache.remember(key, redis_keys, value, token)
+        return value
+
     @_guarded
     def spot_prices_view(self, region: str, instance_type: str, product: str) -> SpotPricesView:
-        """One round trip: the prices, the region's status and whether anything knows it."""
+        """One round trip (none while cached): the prices, the region's status and whether
+        anything knows it."""
+        k = self.keys
+        return self._cached(
+            ("spot", region, instance_type, product),
+            (
+                k.quotes(product, instance_type),
+                k.region_status(region),
+                k.watched(),
+                k.catalog(),
+                k.freshness(product, region),
+            ),
+            lambda: self._spot_prices_view(region, instance_type, product),
+        )
+
+    def _spot_prices_view(self, region: str, instance_type: str, product: str) -> SpotPricesView:
         pipe = self.client.pipeline(transaction=False)
         pipe.hget(self.keys.quotes(product, instance_type), region)
         pipe.hgetall(self.keys.region_status(region))
@@ -251,7 +305,15 @@ class Store:
 
     @_guarded
     def best_price_view(self, instance_type: str, product: str) -> BestPriceView:
-        """One round trip whatever the number of regions: the type's hash and the watch set."""
+        """One round trip (none while cached) whatever the number of regions: the type's hash
+        and the watch set."""
+        return self._cached(
+            ("best", instance_type, product),
+            (self.keys.quotes(product, instance_type), self.keys.watched()),
+            lambda: self._best_price_view(instance_type, product),
+        )
+
+    def _best_price_view(self, instance_type: str, product: str) -> BestPriceView:
         pipe = self.client.pipeline(transaction=False)
         pipe.hgetall(self.keys.quotes(product, instance_type))
         pipe.smembers(self.keys.watched())
