@@ -9,10 +9,12 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
+import falcon.testing
 import pytest
 import redis
 import requests
 
+from spotter.api.app import create_app
 from spotter.config import Settings
 from spotter.model import Quote, Snapshot
 from spotter.store import Store, StoreUnavailable
@@ -209,6 +211,27 @@ def test_cache_turns_off_when_the_tracking_connection_goes_silent(redis_url: str
         assert cache.lookup("k") == (MISS, None)
     finally:
         cache.close()
+
+
+def test_cached_answers_still_age_with_the_clock_and_keep_queries_apart(
+    store: Store, redis_url: str
+) -> None:
+    now = [T0.timestamp() + 12.0]
+    app = create_app(store, Settings(cache_expiry=600.0), clock=lambda: now[0])
+    client = falcon.testing.TestClient(app)
+    write(store, "us-east-1", "0.0035", at=T0)
+    write(store, "eu-west-1", "0.0040", at=T0)
+    warm(store)
+    assert client.simulate_get("/best-price/t3.micro").json["age_seconds"] == 12.0
+    now[0] += 5
+    for path in ("/best-price/t3.micro", "/spot-prices/us-east-1/t3.micro"):
+        assert client.simulate_get(path).json["age_seconds"] == 17.0
+    only_eu = client.simulate_get("/best-price/t3.micro", params={"regions": "eu-west-1"}).json
+    assert (only_eu["region"], only_eu["regions_considered"]) == ("eu-west-1", 1)
+    assert client.simulate_get("/best-price/t3.micro").json["region"] == "us-east-1"
+    now[0] += 600
+    answer = client.simulate_get("/spot-prices/us-east-1/t3.micro").json
+    assert (answer["age_seconds"], answer["stale"]) == (617.0, True)
 
 
 def test_api_under_gunicorn_serves_each_new_snapshot_on_the_next_request(

@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import falcon
 
-from spotter.api import params, render
+from spotter.api import answers, params, render
 from spotter.api.deps import Resource
 from spotter.api.errors import ApiError, not_found, unavailable
 from spotter.api.lookup import UNAUTHORIZED_MESSAGE, not_yet_fetched_retry
@@ -68,14 +69,28 @@ class BestPriceResource(Resource):
         max_age = params.max_age(req)
         now = self.deps.clock()
         view = self.deps.store.best_price_view(instance_type, product)
-        choice = choose(view, regions=regions, max_age=max_age, now=now)
+        if max_age is None:
+            # Then the choice depends on the view alone: made once per (cached) view.
+            choice = answers.memoized(
+                view.memo, ("choice", regions),
+                lambda: choose(view, regions=regions, max_age=None, now=now),
+            )
+        else:
+            choice = choose(view, regions=regions, max_age=max_age, now=now)
         if choice.best is None:
             raise self._no_answer(choice, view, regions, f"{instance_type} ({product})", max_age)
         prices, zone = choice.best
-        resp.media = render.best_price(
-            prices, zone, len(choice.considered), list(choice.missing), now,
-            self.deps.settings.cache_expiry,
-        )
+        expiry = self.deps.settings.cache_expiry
+
+        def body() -> dict[str, Any]:
+            considered, missing = len(choice.considered), list(choice.missing)
+            return render.best_price(prices, zone, considered, missing, now, expiry)
+
+        if max_age is None:
+            stamp = render.clock_stamp(prices, now, expiry)
+            answers.json_body(resp, view.memo, ("body", regions), stamp, body)
+        else:
+            resp.media = body()
 
     def _no_answer(
         self,

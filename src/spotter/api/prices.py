@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import falcon
 
-from spotter.api import params, render
+from spotter.api import answers, params, render
 from spotter.api.deps import Resource
 from spotter.api.errors import not_found
 from spotter.api.lookup import stored_prices
@@ -26,7 +26,11 @@ class SpotPricesResource(Resource):
                 "no_spot_offer",
                 f"{instance_type} ({product}) has no spot offer in any zone of {region}",
             )
-        resp.media = render.spot_prices(prices, self.deps.clock(), settings.cache_expiry)
+        now, expiry = self.deps.clock(), settings.cache_expiry
+        answers.json_body(
+            resp, view.memo, "body", render.clock_stamp(prices, now, expiry),
+            lambda: render.spot_prices(prices, now, expiry),
+        )
 
 
 class HistoryResource(Resource):

@@ -37,6 +37,11 @@ def zone(z: ZonePrice) -> dict[str, Any]:
     }
 
 
+def clock_stamp(prices: RegionPrices, now: float, expiry: float) -> tuple[float | None, bool]:
+    """Everything of `freshness` that depends on the clock: equal stamps, equal bodies."""
+    return age(now, prices.fetched_at), is_stale(now, prices.fetched_at, expiry)
+
+
 def freshness(prices: RegionPrices, now: float, expiry: float) -> dict[str, Any]:
     return {
         "source": prices.source,
