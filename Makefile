@@ -36,3 +36,10 @@ testbin:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+## chaos: every fault, load, crash-consistency, bad-input and security test, the long ones
+## included (about 25 minutes; the quick part also runs in `make test`); writes the table of the
+## run into docs/reliability.md. SOAK=<seconds> shortens the soak (default 600).
+SOAK ?= 600
+chaos: $(STAMP)
+	$(BIN)/python hack/chaos.py --soak-seconds $(SOAK)

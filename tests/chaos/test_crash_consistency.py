@@ -216,7 +216,7 @@ def test_kill_9_mid_cycle_never_leaves_a_partial_snapshot(
     replay_server_factory: Any, redis_url: str, tmp_path: Path, figures: FigureLog
 ) -> None:
     server = replay_server_factory(latency=0.02, page_size=200)
-    run = kill_many(server.url, redis_url, kills=12, tmp_path=tmp_path, seed=1)
+    run = kill_many(server.url, redis_url, kills=8, tmp_path=tmp_path, seed=1)
     assert run["mid_cycle"] > 0
     record(figures, "kill -9 of a fetcher mid-cycle (quick)", run)
 
