@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from spotter.aws.client import ec2_client
+import botocore.utils
+import pytest
+
+from spotter.aws.client import ec2_client, parse_timestamp
 from spotter.config import Settings
 
 SETTINGS = Settings.from_env({"SPOTTER_AWS_ENDPOINT_URL": "http://127.0.0.1:9"})
@@ -20,3 +23,16 @@ def test_each_client_keeps_its_own_retry_settings_and_endpoint() -> None:
     client = ec2_client(SETTINGS, "ap-south-1", max_attempts=2)
     assert client.meta.config.retries == {"mode": "standard", "total_max_attempts": 2}
     assert client.meta.endpoint_url == "http://127.0.0.1:9"
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "2022-05-31T23:59:47.000Z", "2022-05-31T23:59:47Z", "2024-02-29T00:00:00.123456Z",
+        "2022-05-31T23:59:47+02:00", "Tue, 31 May 2022 23:59:47 GMT", "1654041587",
+    ],
+)
+def test_response_timestamps_are_the_same_instants_botocore_would_parse(text: str) -> None:
+    ours = parse_timestamp(text)
+    assert ours == botocore.utils.parse_timestamp(text)
+    assert ours.utcoffset() is not None
