@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: run test test-quick lint deps testbin bench chaos clean
+.PHONY: run test test-quick lint deps testbin bench bench-profile chaos clean
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -29,7 +29,7 @@ test-quick: $(STAMP)
 	$(BIN)/python -m pytest -m "not k8s and not helm"
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests hack
+	$(BIN)/ruff check src tests hack bench
 
 testbin:
 	hack/build-testbin.sh
@@ -43,3 +43,15 @@ clean:
 SOAK ?= 600
 chaos: $(STAMP)
 	$(BIN)/python hack/chaos.py --soak-seconds $(SOAK)
+
+## bench: the API, the fetcher and Redis next to their ceilings, measured side by side and
+## printed as one table (about 5 minutes; docs/benchmarks.md records a run); installs wrk,
+## redis-benchmark and py-spy when missing. bench-profile: where the time goes (py-spy).
+bench: $(STAMP)
+	hack/install-bench-deps.sh $(BIN)/python
+	mkdir -p build
+	$(BIN)/python -m bench.run --json build/bench.json
+
+bench-profile: $(STAMP)
+	hack/install-bench-deps.sh $(BIN)/python
+	$(BIN)/python -m bench.profile
