@@ -1,8 +1,9 @@
 """AWS faults, injected by the replay endpoint into one region at a time and mixed.
 
 For each: no crash, the other regions fetched as usual, the faulted region's last good prices
-kept and served with their true age, its status and the API (/regions, /health) naming what
-happened, and recovery in the first cycle after the fault clears (so within one interval).
+kept and served with their true age, its status, the API (/regions, /health) and the fetcher's
+metrics naming what happened, and recovery in the first cycle after the fault clears (so within
+one interval).
 """
 
 from __future__ import annotations
@@ -104,6 +105,27 @@ def count_tries(rig: Rig, fault: Fault) -> int:
         time.sleep(0.1)
 
 
+def assert_metrics_tell(rig: Rig, fault: Fault) -> None:
+    """The fetcher's metrics say what happened: failed fetches by kind, refused attempts."""
+    errors = rig.metric("spotter_fetch_errors_total", region=FAULTED)
+    if fault.kind is None:
+        assert errors == 0
+    else:
+        kind = rig.metric("spotter_fetch_errors_total", region=FAULTED, kind=fault.kind)
+        assert kind == errors == fault.cycles, (kind, errors)
+    refused = sum(
+        rig.metric("spotter_aws_requests_total", region=FAULTED, outcome=outcome)
+        for outcome in ("throttled", "server_error", "client_error", "network_error")
+    )
+    # A garbled answer raises inside botocore before its response-received event, so that
+    # attempt is not counted by outcome; the failed fetch is, in spotter_fetch_errors.
+    counted = bool(fault.faulty_outcomes) and fault.faulty_outcomes != ("malformed",)
+    assert (refused > 0) == counted, refused
+    for region in OTHERS:
+        assert rig.metric("spotter_fetch_errors_total", region=region) == 0
+        assert rig.metric("spotter_fetch_outcomes_total", region=region, outcome="ok") >= 2
+
+
 def assert_fresh(rig: Rig, region: str, at: float) -> None:
     for itype in TYPES:
         held = rig.held(region, itype)
@@ -164,6 +186,7 @@ def test_aws_fault_in_one_region(
     assert not [r for r in caplog.records if "unexpected failure" in r.getMessage()]
     tried = count_tries(rig, fault)
     assert tried > 0
+    assert_metrics_tell(rig, fault)
 
     rig.server.faults.clear()
     cleared = time.monotonic()

@@ -16,6 +16,7 @@ import falcon.testing
 from spotter.api.app import create_app
 from spotter.config import Settings
 from spotter.fetcher.loop import Fetcher
+from spotter.fetcher.metrics import FetcherMetrics
 from spotter.fetcher.outcome import CycleReport
 from spotter.replay.server import ReplayServer
 from spotter.store import Store
@@ -67,9 +68,10 @@ class Rig:
         self.settings = Settings.from_env({**base, **env})
         self.store = Store.from_settings(self.settings)
         self.clock = SteppedClock()
+        self.metrics = FetcherMetrics()
         self.fetcher = Fetcher(
             self.settings, self.store, regions=REGIONS, instance_types=TYPES,
-            products=(PRODUCT,), clock=self.clock, backoff_base=0.01,
+            products=(PRODUCT,), clock=self.clock, backoff_base=0.01, metrics=self.metrics,
         )
         self.api = falcon.testing.TestClient(
             create_app(self.store, self.settings, clock=self.clock)
@@ -98,6 +100,15 @@ class Rig:
     def region_report(self, region: str) -> dict[str, Any]:
         reports = self.get("/regions").json["regions"]
         return next(r for r in reports if r["region"] == region)
+
+    def metric(self, name: str, **labels: str) -> float:
+        """The sum of `name`'s samples whose labels include `labels` (0 when there are none)."""
+        return sum(
+            sample.value
+            for family in self.metrics.registry.collect()
+            for sample in family.samples
+            if sample.name == name and labels.items() <= sample.labels.items()
+        )
 
     def close(self) -> None:
         self.store.close()
