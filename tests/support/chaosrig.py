@@ -58,7 +58,8 @@ class Rig:
             "AWS_MAX_ATTEMPTS": "2",
             "UPDATE_INTERVAL": str(int(INTERVAL)),
             "CACHE_EXPIRY": "600",
-            "SPOTTER_AWS_READ_TIMEOUT": "1",
+            # Short enough to time out quickly, long enough for a loaded machine.
+            "SPOTTER_AWS_READ_TIMEOUT": "2",
             "SPOTTER_AWS_CONNECT_TIMEOUT": "1",
             # "Not enabled" is rechecked rarely on purpose; here once per interval, so that
             # recovery after the account enables the region is one cycle too.
