@@ -1,4 +1,4 @@
-"""boto3 clients: one per region, sharing the parsed service models."""
+"""boto3 clients: one per region, made from one session (models parsed once)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ def test_clients_of_different_regions_share_one_parsed_service_model() -> None:
     assert east is not west
     assert east.meta.region_name == "us-east-1" and west.meta.region_name == "eu-west-1"
     assert east.meta.service_model.metadata is west.meta.service_model.metadata
+    assert east.meta.events is not west.meta.events  # hooks (metrics) stay per client
 
 
 def test_each_client_keeps_its_own_retry_settings_and_endpoint() -> None:

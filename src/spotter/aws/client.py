@@ -12,11 +12,10 @@ import botocore.session
 import botocore.utils
 from botocore.client import BaseClient
 from botocore.config import Config
-from botocore.loaders import Loader, create_loader
 
 from spotter.config import Settings
 
-_LOADER_LOCK = threading.Lock()
+_SESSION_LOCK = threading.Lock()
 # What EC2's query protocol sends: 2022-05-31T23:59:47.000Z
 _ISO_UTC = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?Z")
 
@@ -31,15 +30,20 @@ def parse_timestamp(value: str) -> datetime:
 
 
 @functools.cache
-def _shared_loader() -> Loader:
-    # Service models are read-only data. Each Session would otherwise parse EC2's model (MBs of
-    # JSON) again: ~170 ms of CPU per client, which made a fetcher's first cycle CPU-bound.
-    return create_loader()
+def _session() -> botocore.session.Session:
+    """The process's one botocore session, as boto3 recommends: service models parsed once
+    (a Session per client parsed EC2's MBs of JSON again, ~170 ms of CPU each, which made a
+    fetcher's first cycle CPU-bound), handlers registered once, the credential chain resolved
+    once (botocore refreshes expiring credentials itself)."""
+    session = botocore.session.get_session()
+    parsers = session.get_component("response_parser_factory")
+    parsers.set_parser_defaults(timestamp_parser=parse_timestamp)
+    return session
 
 
 def ec2_client(settings: Settings, region: str, *, max_attempts: int | None = None) -> BaseClient:
-    """A new client for `region`. Each gets its own Session (sessions are not thread-safe and
-    a client must never be shared across regions); all share one loader of service models."""
+    """A new client for `region` (a client is never shared across regions). Clients are safe to
+    use from any thread; the session they come from is not, so they are made one at a time."""
     config = Config(
         region_name=region,
         retries={
@@ -51,12 +55,10 @@ def ec2_client(settings: Settings, region: str, *, max_attempts: int | None = No
         max_pool_connections=4,
         user_agent_extra="spotter",
     )
-    session = botocore.session.get_session()
-    session.register_component("data_loader", _shared_loader())
-    parsers = session.get_component("response_parser_factory")
-    parsers.set_parser_defaults(timestamp_parser=parse_timestamp)
-    with _LOADER_LOCK:  # one client made at a time: the loader's cache is a plain dict
-        return session.create_client("ec2", config=config, endpoint_url=settings.aws_endpoint_url)
+    with _SESSION_LOCK:
+        return _session().create_client(
+            "ec2", config=config, endpoint_url=settings.aws_endpoint_url
+        )
 
 
 def has_credentials() -> bool:
