@@ -6,6 +6,7 @@ import pytest
 
 from spotter.config import ConfigError, Settings, parse_duration, redact_url
 from spotter.model import DEFAULT_INSTANCE_TYPES
+from spotter.replay.catalog import load_catalog
 
 
 def test_defaults_match_the_original_service() -> None:
@@ -21,6 +22,11 @@ def test_original_redis_variables_build_the_url_with_an_escaped_password() -> No
                                   "REDIS_PASSWORD": "p@ss/word"})
     assert settings.redis_url == "redis://:p%40ss%2Fword@cache:6380/0"
     assert "p%40ss" not in settings.redacted_redis_url and "***" in settings.redacted_redis_url
+
+
+def test_every_commercial_region_is_fetched_at_once_by_default() -> None:
+    # Regions fetched in waves multiply a cycle's length by the number of waves.
+    assert Settings.from_env({}).fetch_concurrency >= len(load_catalog().regions)
 
 
 def test_read_cache_is_on_unless_turned_off() -> None:
