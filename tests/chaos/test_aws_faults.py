@@ -94,6 +94,8 @@ def faulty_calls(rig: Rig, outcomes: tuple[str, ...]) -> int:
 def count_tries(rig: Rig, fault: Fault) -> int:
     """Faulty calls the endpoint served. A held (timed-out) call is logged when its hold ends,
     after the client gave up: wait for those, up to a generous bound."""
+    if "timeout" in fault.faulty_outcomes:
+        time.sleep(fault.knobs["timeout_seconds"] + 0.5)  # the last held call ends its hold
     deadline = time.monotonic() + 30
     while True:
         if fault.faulty_outcomes:
