@@ -169,19 +169,22 @@ def test_two_fetchers_watching_the_same_types_call_aws_once(replay_server, redis
 def test_late_lock_holder_never_replaces_the_newer_fetch(
     replay_server_factory, redis_url, caplog
 ) -> None:
-    slow_server = replay_server_factory(latency=1.5)
+    slow_server = replay_server_factory(latency=3.0)
     fast_server = replay_server_factory()
     slow = make_fetcher(slow_server, redis_url, regions=("us-east-1",), lock_ttl=0.4)
     fast = make_fetcher(fast_server, redis_url, regions=("us-east-1",), lock_ttl=10)
-    slow.regions()  # region discovery done before the race, so the slow one takes the lock first
-    before = len(slow_server.calls)
+    # Region discovery happens before the race, so the slow one takes the lock first.
+    slow.regions()
+    fast.regions()
+    lock_key = slow.store.keys.lock("us-east-1")
     slow_thread = threading.Thread(target=slow.run_cycle)
     with caplog.at_level(logging.WARNING, logger="spotter.fetcher"):
         slow_thread.start()
         deadline = time.monotonic() + 20
-        while len(slow_server.calls) == before and time.monotonic() < deadline:
-            time.sleep(0.02)  # the first call is made under the lock
-        time.sleep(0.6)  # its lock (0.4 s) has expired; it is still waiting on AWS (1.5 s a call)
+        while not slow.store.client.exists(lock_key) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # Its lock (0.4 s) expires while it waits on AWS (3 s a call): the fast one takes over.
+        time.sleep(0.6)
         assert fast.run_cycle().by_region["us-east-1"].state == OK
         fast_at = fast.store.type_freshness("us-east-1", "Linux/UNIX", ["m5.large"])["m5.large"]
         slow_thread.join(20)
