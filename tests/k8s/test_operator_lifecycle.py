@@ -98,7 +98,8 @@ def test_applied_spotwatch_gets_planned_fetchers_with_env_labels_and_owner(
         env = {e["name"]: e.get("value") for e in c["env"]}
         assert env == {"REDIS_URL": operator_env["REDIS_URL"],
                        "SPOTTER_AWS_ENDPOINT_URL": operator_env["SPOTTER_AWS_ENDPOINT_URL"],
-                       "SPOTTER_SOURCE": "replay", "AWS_REGION": "us-east-1"}
+                       "SPOTTER_SOURCE": "replay", "AWS_REGION": "us-east-1",
+                       "SPOTTER_SHARD": f"{namespace}/fleet/{meta['labels']['spotter.dev/shard']}"}
         assert c["command"][-2:] == ["--interval", "600"]
     assert sorted(r for rs in regions_of(live).values() for r in rs) == sorted(FIVE)
     status = body["status"]

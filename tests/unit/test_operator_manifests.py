@@ -100,6 +100,7 @@ GOLDEN = {
                         {"name": "SPOTTER_FETCHER_METRICS_PORT", "value": "9102"},
                         {"name": "REDIS_PASSWORD", "valueFrom": {"secretKeyRef": {
                             "name": "spotter-redis", "key": "password"}}},
+                        {"name": "SPOTTER_SHARD", "value": "team-a/gpu-fleet/1"},
                     ],
                     "resources": {"requests": {"cpu": "50m", "memory": "128Mi"},
                                   "limits": {"memory": "256Mi"}},
@@ -151,7 +152,7 @@ def test_minimal_config_has_no_secret_refs_and_no_ports() -> None:
     config = OperatorConfig.from_env({"SPOTTER_FETCHER_IMAGE": "img:1"})
     container = fetcher_deployment(WATCH, SHARD, config)["spec"]["template"]["spec"][
         "containers"][0]
-    assert container["env"] == []
+    assert container["env"] == [{"name": "SPOTTER_SHARD", "value": "team-a/gpu-fleet/1"}]
     assert "envFrom" not in container and "ports" not in container
 
 

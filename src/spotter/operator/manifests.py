@@ -102,7 +102,11 @@ def fetcher_deployment(watch: Watch, shard: Shard, config: OperatorConfig) -> di
         "image": config.fetcher_image,
         "imagePullPolicy": config.pull_policy,
         "command": fetcher_command(watch, shard),
-        "env": fetcher_env(config),
+        # The shard's name on every fetcher log line (spotter.logs reads SPOTTER_SHARD).
+        "env": [
+            *fetcher_env(config),
+            {"name": "SPOTTER_SHARD", "value": f"{watch.namespace}/{watch.name}/{shard.index}"},
+        ],
         "resources": copy.deepcopy(dict(config.resources)),
         "securityContext": copy.deepcopy(dict(config.security_context)),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],
