@@ -88,6 +88,21 @@ def test_best_price_matches_the_records_for_several_types(stack) -> None:
         assert body["source"] == "replay"
 
 
+def test_every_recorded_type_is_answered_with_its_cheapest_recorded_price(stack) -> None:
+    base, _ = stack
+    cheapest: dict[str, Decimal] = {}
+    for (itype, _, _), price in latest_prices(bundled_dataset_path()).items():
+        cheapest[itype] = min(price, cheapest.get(itype, price))
+    assert len(cheapest) > 450  # the whole recorded file: every type with a Linux/UNIX record
+    session = requests.Session()
+    wrong = {}
+    for itype, price in sorted(cheapest.items()):
+        body = session.get(f"{base}/best-price/{itype}", timeout=10).json()
+        if Decimal(str(body.get("price"))) != price:
+            wrong[itype] = (body, price)
+    assert wrong == {}
+
+
 def test_spot_prices_lists_every_recorded_zone_of_a_region(stack) -> None:
     base, _ = stack
     expected = expected_prices(bundled_dataset_path())["m5.large"]
