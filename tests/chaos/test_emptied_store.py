@@ -51,3 +51,20 @@ def test_fetcher_rewrites_rarely_written_state_after_redis_lost_it(
     assert store.region_statuses(["ap-east-1"])["ap-east-1"].state == "not_enabled"
     assert store.region_statuses(["us-east-1"])["us-east-1"].state == "ok"
     store.close()
+
+
+def test_a_store_being_refilled_never_calls_an_unwatched_region_unknown(redis_url: str) -> None:
+    """Found by the long Redis restart run: between a fetcher marking its regions watched and
+    rewriting the catalog, an unwatched region answered 404 unknown_region. The fetcher now
+    writes the catalog first, and with the catalog but nothing watched the answer is a 503."""
+    store = Store(redis.Redis.from_url(redis_url))
+    client = falcon.testing.TestClient(create_app(store, Settings.from_env({})))
+    store.set_catalog({"us-east-1": "opt-in-not-required", "eu-west-3": "opt-in-not-required"})
+    for region in ("us-east-1", "eu-west-3"):
+        answer = client.simulate_get(f"/spot-prices/{region}/m5.large")
+        assert (answer.status_code, answer.json["error"]["code"]) == (503, "not_yet_fetched")
+    store.mark_watched(["us-east-1"])
+    answer = client.simulate_get("/spot-prices/eu-west-3/m5.large")
+    assert (answer.status_code, answer.json["error"]["code"]) == (404, "region_not_watched")
+    answer = client.simulate_get("/spot-prices/us-east-1/m5.large")
+    assert (answer.status_code, answer.json["error"]["code"]) == (503, "not_yet_fetched")

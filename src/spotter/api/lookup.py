@@ -40,21 +40,21 @@ def stored_prices(
     if status.state == "not_enabled" or view.catalog_status == NOT_OPTED_IN:
         raise region_not_enabled(region)
     if not view.watched and not _has_traces(view):
-        if view.catalog_known and view.catalog_status is not None:
-            raise not_found(
-                "region_not_watched",
-                f"region {region} exists but no SpotWatch covers it; add it to a SpotWatch",
-            )
-        # Only on this error path, one more round trip: with no catalog and nothing watched,
-        # nothing is known yet (a new install, or a Redis that restarted empty), and "unknown
-        # region" would be a guess. The fetchers rewrite what they know within an interval.
-        # (A region watched by now was marked since the first read: not fetched yet either.)
-        watched = store.watched_regions() if not view.catalog_known else None
-        if watched is not None and (not watched or region in watched):
+        # Only on this error path, one more round trip: with nothing watched, nothing is known
+        # yet (a new install, or a Redis that restarted empty and is being refilled), and "not
+        # watched" or "unknown" would be a guess; the fetchers rewrite what they know within an
+        # interval. A region watched by now was marked since the first read: not fetched yet.
+        watched = store.watched_regions()
+        if not watched or region in watched:
             raise unavailable(
                 "not_yet_fetched",
                 "nothing has been fetched yet (or the store was emptied); retry shortly",
                 retry_after=not_yet_fetched_retry(settings),
+            )
+        if view.catalog_known and view.catalog_status is not None:
+            raise not_found(
+                "region_not_watched",
+                f"region {region} exists but no SpotWatch covers it; add it to a SpotWatch",
             )
         raise not_found("unknown_region", f"unknown region {region}")
     if not view.region_fetched:

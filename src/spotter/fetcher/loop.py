@@ -159,8 +159,10 @@ class Fetcher:
         started = time.monotonic()
         try:
             regions = self.regions()
-            self.store.mark_watched(regions)
+            # The catalog first: while a store emptied by a Redis restart is refilled, the API
+            # must not find regions watched before it can tell the unwatched from the unknown.
             self._rewrite_if_store_lost()
+            self.store.mark_watched(regions)
         except (AwsError, StoreUnavailable) as exc:
             log.error("cycle %d: cannot start: %s", self.cycles, exc)
             report.seconds = time.monotonic() - started
