@@ -45,12 +45,12 @@ chaos: $(STAMP)
 	$(BIN)/python hack/chaos.py --soak-seconds $(SOAK)
 
 ## bench: the API, the fetcher and Redis next to their ceilings, measured side by side and
-## printed as one table (about 5 minutes; docs/benchmarks.md records a run); installs wrk,
+## printed as one table (about 5 minutes), also written into docs/benchmarks.md; installs wrk,
 ## redis-benchmark and py-spy when missing. bench-profile: where the time goes (py-spy).
 bench: $(STAMP)
 	hack/install-bench-deps.sh $(BIN)/python
 	mkdir -p build
-	$(BIN)/python -m bench.run --json build/bench.json
+	$(BIN)/python -m bench.run --json build/bench.json --doc docs/benchmarks.md
 
 bench-profile: $(STAMP)
 	hack/install-bench-deps.sh $(BIN)/python

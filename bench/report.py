@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from pathlib import Path
 
 
 @dataclass
@@ -54,6 +55,19 @@ class Table:
 
     def as_json(self) -> list[dict]:
         return [asdict(row) for row in self.rows]
+
+
+START, END = "<!-- bench-run:start -->", "<!-- bench-run:end -->"
+
+
+def record(doc: Path, text: str) -> None:
+    """Put `text` between the run markers of `doc` (the rest of the file is kept)."""
+    content = doc.read_text() if doc.exists() else f"{START}\n{END}\n"
+    head, found, rest = content.partition(START)
+    _, found_end, tail = rest.partition(END)
+    if not (found and found_end):
+        raise ValueError(f"{doc}: no {START} ... {END} section to write the run into")
+    doc.write_text(f"{head}{START}\n{text.strip()}\n{END}{tail}")
 
 
 def rate(value: float) -> str:

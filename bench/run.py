@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench import fetching, serving
+from bench import fetching, report, serving
 from bench.dataset import synthesize
 from bench.load import versions
 from bench.procs import start_redis, start_replay
@@ -69,6 +69,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--workers", type=int, default=2, help="Gunicorn workers (both apps)")
     parser.add_argument("--threads", type=int, default=4, help="Gunicorn threads (both apps)")
     parser.add_argument("--json", type=Path, help="also write every raw figure here")
+    parser.add_argument("--doc", type=Path, help="write the run into this file's run section")
     parser.add_argument(
         "--only", default="serving,regions,fetching,memory",
         help="comma-separated sections to run (default: all)",
@@ -147,19 +148,44 @@ def main(argv: list[str]) -> int:
             raw["redis_memory"] = fetching.redis_memory(table, redis_url, cases[1])
     info["load_after"] = os.getloadavg()
     info["seconds"] = round(time.monotonic() - started, 1)
-    print()
-    print(table.markdown())
-    print()
     met = [row for row in table.rows if row.met is not None]
-    print(
+    summary = (
         f"targets met: {sum(1 for row in met if row.met)} of {len(met)}; "
         f"run took {info['seconds']:.0f}s; load average after: "
         f"{', '.join(f'{x:.2f}' for x in info['load_after'])}"
     )
+    print()
+    print(table.markdown())
+    print()
+    print(summary)
+    if args.doc:
+        report.record(args.doc, run_text(info, args, table, summary))
     if args.json:
         raw["table"] = table.as_json()
         args.json.write_text(json.dumps(raw, indent=1, default=_plain))
     return 0
+
+
+def run_text(info: dict[str, Any], args: argparse.Namespace, table: Table, summary: str) -> str:
+    """The run as docs/benchmarks.md records it: when, on what, how loaded, the table."""
+    when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    before = ", ".join(f"{x:.2f}" for x in info["load_before"])
+    return "\n".join([
+        f"Run of {when}: `make bench`, {info['seconds']:.0f} s.",
+        "",
+        f"- Machine: {info['nproc']} CPUs (`nproc`), {info['cpu']}, {info['memory_gib']} GiB, "
+        f"Linux {info['kernel']}",
+        f"- Python {info['python']}, Falcon {info['falcon']}, Gunicorn {info['gunicorn']}, "
+        f"redis-py {info['redis_py']}; {info['redis']}; {info['wrk']}",
+        f"- Load average (1, 5, 15 min) before the run: {before}",
+        f"- Gunicorn for both apps: {args.workers} workers x {args.threads} threads (gthread); "
+        f"each load figure: mean of two {max(1, round(args.seconds / 2))} s wrk runs "
+        "(one thread) ordered API, ceiling, ceiling, API",
+        "",
+        table.markdown(),
+        "",
+        summary,
+    ])
 
 
 def _plain(value: Any) -> Any:
