@@ -15,7 +15,13 @@ import redis
 
 from spotter.config import Settings
 from spotter.fetcher.loop import Fetcher
-from spotter.fetcher.outcome import FAILED, OK, SKIPPED_FRESH, SKIPPED_NOT_ENABLED
+from spotter.fetcher.outcome import (
+    FAILED,
+    OK,
+    SKIPPED_FRESH,
+    SKIPPED_NOT_ENABLED,
+    SKIPPED_UNKNOWN,
+)
 from spotter.store import Store
 from support.datasets import bundled_dataset_path, latest_prices
 
@@ -256,3 +262,14 @@ def test_bad_fetch_arguments_stop_at_start_naming_them(redis_url) -> None:
         env={"REDIS_URL": redis_url, "PATH": "/usr/bin:/bin"},
     )
     assert result.returncode == 2 and "--instance-types" in result.stdout + result.stderr
+
+
+def test_a_region_the_account_does_not_have_is_reported_not_called(replay_server,
+                                                                    redis_url) -> None:
+    fetcher = make_fetcher(replay_server, redis_url, regions=("us-east-1", "us-east-7"))
+    outcome = fetcher.run_cycle().by_region
+    assert outcome["us-east-1"].state == OK
+    assert outcome["us-east-7"].state == SKIPPED_UNKNOWN
+    assert replay_server.calls.count(region="us-east-7") == 0
+    status = fetcher.store.region_statuses(["us-east-7"])["us-east-7"]
+    assert "not a region of this account" in status.last_error_message

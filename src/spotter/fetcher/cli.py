@@ -99,11 +99,11 @@ def main(argv: list[str], env: dict[str, str] | None = None) -> int:
     signal.signal(signal.SIGTERM, on_signal)
     signal.signal(signal.SIGINT, on_signal)
     log.info(
-        "fetching %s for %d types (%s) every %gs into %s (source %s)",
+        "fetching %s for %d types (%s) %s into %s (source %s)",
         ",".join(settings.regions) or "all enabled regions",
         len(settings.instance_types),
         ",".join(settings.products),
-        settings.update_interval,
+        "once" if args.once else f"every {settings.update_interval:g}s",
         settings.redacted_redis_url,
         settings.source,
     )

@@ -25,10 +25,11 @@ from spotter.fetcher.outcome import (
     SKIPPED_FRESH,
     SKIPPED_LOCKED,
     SKIPPED_NOT_ENABLED,
+    SKIPPED_UNKNOWN,
     CycleReport,
     RegionOutcome,
 )
-from spotter.model import ERROR_NOT_ENABLED, ERROR_THROTTLED, Snapshot
+from spotter.model import ERROR_NOT_ENABLED, ERROR_OTHER, ERROR_THROTTLED, Snapshot
 from spotter.store import Store, StoreUnavailable
 
 log = logging.getLogger("spotter.fetcher")
@@ -196,6 +197,16 @@ class Fetcher:
 
     def _fetch_one(self, region: str) -> RegionOutcome:
         now = self.clock()
+        if self._catalog and region not in self._catalog:
+            # A typo such as us-east-7 would otherwise be called and reported as an
+            # authentication failure; the catalog is refreshed every few hours.
+            self.store.record_error(
+                region,
+                ERROR_OTHER,
+                f"{region} is not a region of this account (DescribeRegions does not list it)",
+                now,
+            )
+            return RegionOutcome(region, SKIPPED_UNKNOWN, detail="not listed by DescribeRegions")
         if self._catalog.get(region) == NOT_OPTED_IN and not self._not_enabled_until.get(region):
             self._not_enabled_until[region] = now + self.settings.not_enabled_recheck
             self.store.record_error(
@@ -301,7 +312,12 @@ class Fetcher:
         if rejected:
             log.warning("%s: rejected %d records %s", region, rejected, fetch.rejected)
         return RegionOutcome(
-            region, OK, quotes=quotes, calls=fetch.calls, pages=fetch.pages, rejected=rejected,
+            region,
+            OK,
+            quotes=quotes,
+            calls=fetch.calls,
+            pages=fetch.pages,
+            rejected=rejected,
             fetched_at=fetched_at,
         )
 

@@ -12,6 +12,7 @@ FAILED = "failed"
 SKIPPED_FRESH = "skipped_fresh"  # another fetcher stored these types within the interval
 SKIPPED_LOCKED = "skipped_locked"  # another fetcher holds the region's lock
 SKIPPED_NOT_ENABLED = "skipped_not_enabled"  # rechecked rarely, not in a tight loop
+SKIPPED_UNKNOWN = "skipped_unknown"  # DescribeRegions does not list it: no call is made
 
 
 @dataclass
