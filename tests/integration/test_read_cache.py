@@ -181,6 +181,26 @@ def test_cache_is_flushed_across_a_redis_restart_and_comes_back(
             redis_server.start()
 
 
+def test_the_cache_keeps_at_most_max_entries_and_no_links_to_forgotten_ones(
+    redis_url: str,
+) -> None:
+    client = redis.Redis.from_url(redis_url)
+    cache = ReadCache(tracking_connection(client), ["spotter:q:", "spotter:watched"], max_entries=3)
+    try:
+        cache.lookup("k")
+        wait_until(lambda: cache.lookup("k")[1] is not None)
+        for i in range(10):
+            token = cache.lookup(i)[1]
+            cache.remember(i, [f"spotter:q:t{i}", "spotter:watched"], f"v{i}", token)
+        assert [cache.lookup(i)[0] for i in range(6, 10)] == [MISS, "v7", "v8", "v9"]
+        assert len(cache._by_key[b"spotter:watched"]) == 3  # links of evicted entries are gone
+        client.sadd("spotter:watched", "eu-west-1")
+        wait_until(lambda: cache.lookup(9)[0] is MISS)
+        assert cache._by_key == {} and cache._deps == {}
+    finally:
+        cache.close()
+
+
 def test_nothing_is_cached_when_the_server_refuses_tracking(redis_url: str) -> None:
     client = redis.Redis.from_url(redis_url)
     connect = tracking_connection(client)

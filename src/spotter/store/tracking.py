@@ -58,7 +58,9 @@ class ReadCache:
         self._clock = clock
         self._lock = threading.Lock()
         self._entries: dict[Hashable, Any] = {}
+        # Redis key -> the entries read from it, and entry -> its Redis keys.
         self._by_key: dict[bytes, set[Hashable]] = {}
+        self._deps: dict[Hashable, tuple[bytes, ...]] = {}
         self._epoch = 0
         self._conn: AbstractConnection | None = None
         # The tracking socket's descriptor; None while there is no usable connection.
@@ -107,10 +109,11 @@ class ReadCache:
             if not self._tracking() or token != self._epoch:
                 return
             if key not in self._entries and len(self._entries) >= self.max_entries:
-                self._evict(next(iter(self._entries)))
-            self._entries[key] = value
-            for name in redis_keys:
-                self._by_key.setdefault(name.encode(), set()).add(key)
+                self._forget(next(iter(self._entries)))  # the oldest
+            names = tuple(name.encode() for name in redis_keys)
+            self._entries[key], self._deps[key] = value, names
+            for name in names:
+                self._by_key.setdefault(name, set()).add(key)
 
     def _peek(self, key: Hashable) -> Any:
         """The hit without taking the lock, when it is certain that no invalidation has arrived
@@ -174,21 +177,24 @@ class ReadCache:
             self._clear()
         else:
             for name in keys:
-                for key in self._by_key.pop(bytes(name), ()):
-                    self._entries.pop(key, None)
+                for key in list(self._by_key.get(bytes(name), ())):
+                    self._forget(key)
         return message
 
-    def _evict(self, key: Hashable) -> None:
+    def _forget(self, key: Hashable) -> None:
+        """Drop one entry and its links, in time proportional to its own Redis keys. Locked."""
         self._entries.pop(key, None)
-        for name in [n for n, keys in self._by_key.items() if key in keys]:
-            keys = self._by_key[name]
-            keys.discard(key)
-            if not keys:
-                del self._by_key[name]
+        for name in self._deps.pop(key, ()):
+            keys = self._by_key.get(name)
+            if keys is not None:
+                keys.discard(key)
+                if not keys:
+                    del self._by_key[name]
 
     def _clear(self) -> None:
         self._entries.clear()
         self._by_key.clear()
+        self._deps.clear()
 
     def _drop(self, why: str | None) -> None:
         """Forget everything and the connection; the keeper thread reconnects. Locked."""
