@@ -41,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="use the replay endpoint even when AWS credentials are present",
     )
+    parser.add_argument(
+        "--replay-speed",
+        type=float,
+        help="replay the recorded window from its start at this many times real time "
+        "(e.g. 60: 5.7 hours in under 6 minutes), so prices and history move; default: frozen "
+        "at the end of the recording",
+    )
     parser.add_argument("--port", type=int, help="API port (default: API_PORT, 5001)")
     parser.add_argument("--host", help="API address (default: API_HOST, else 127.0.0.1)")
     parser.add_argument("--regions", help="regions to fetch (default: all enabled)")
@@ -187,6 +194,8 @@ def _run(
         ]
         if args.dataset:
             command += ["--dataset", str(Path(args.dataset).resolve())]
+        if args.replay_speed:
+            command += ["--speed", str(args.replay_speed)]
         supervisor.start("replay", command, env=child)
         wait_for_tcp("127.0.0.1", replay_port, timeout=30, supervisor=supervisor, name="replay")
         child.update(
