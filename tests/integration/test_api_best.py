@@ -177,3 +177,17 @@ def test_malformed_best_price_questions_are_400(
     path = "/best-price/t3..micro" if code == "invalid_instance_type" else "/best-price/t3.micro"
     result = client.get(path, query_string=query.lstrip("?"))
     assert (result.status_code, error_code(result)) == (400, code)
+
+
+def test_counts_in_messages_agree_in_number(store: Store, client: ContractClient) -> None:
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0030"}}, also_asked=("u-6tb1.metal",))
+    one = client.get("/best-price/u-6tb1.metal").json["error"]["message"]
+    assert "in the 1 region considered (us-east-1)" in one and "1 regions" not in one
+    seed(store, "eu-west-1", {"t3.micro": {"eu-west-1a": "0.0040"}}, also_asked=("u-6tb1.metal",))
+    two = client.get("/best-price/u-6tb1.metal").json["error"]["message"]
+    assert "in any of the 2 regions considered" in two
+    single = client.get("/best-price/t3.micro", params={"regions": "eu-north-1"})
+    assert "the region asked for (eu-north-1) is not watched" in single.json["error"]["message"]
+    both = client.get("/best-price/t3.micro", params={"regions": "eu-north-1,sa-east-1"})
+    assert "none of the 2 regions asked for (eu-north-1, sa-east-1)" in both.json["error"][
+        "message"]

@@ -15,6 +15,7 @@ from spotter.api import answers, params, render
 from spotter.api.deps import Resource
 from spotter.api.errors import ApiError, not_found, unavailable
 from spotter.api.lookup import UNAUTHORIZED_MESSAGE, not_yet_fetched_retry
+from spotter.api.wording import count, names
 from spotter.model import RegionPrices, ZonePrice
 from spotter.store import BestPriceView
 
@@ -53,6 +54,19 @@ def choose(
                 best = (entry, z)
     missing = tuple(sorted(universe - set(considered)))
     return Choice(best, tuple(considered), missing, tuple(too_old))
+
+
+def _in(regions: tuple[str, ...]) -> str:
+    """Where something was looked for: `in the 1 region considered (a)`, `in any of the 3 ...`."""
+    if len(regions) == 1:
+        return f"in the {count(1, 'region')} considered ({regions[0]})"
+    return f"in any of the {count(len(regions), 'region')} considered"
+
+
+def _not_watched(regions: tuple[str, ...]) -> str:
+    if len(regions) == 1:
+        return f"the region asked for ({regions[0]}) is not watched"
+    return f"none of the {count(len(regions), 'region')} asked for ({names(regions)}) is watched"
 
 
 def _rank(prices: RegionPrices, zone: ZonePrice) -> tuple[Decimal, str, str]:
@@ -102,11 +116,7 @@ class BestPriceResource(Resource):
     ) -> ApiError:
         """Why no zone won: no offer, data too old, regions not watched, or nothing fetched."""
         if choice.considered:
-            return not_found(
-                "no_spot_offer",
-                f"{what} has no spot offer in any of the {len(choice.considered)} regions "
-                "considered",
-            )
+            return not_found("no_spot_offer", f"{what} has no spot offer {_in(choice.considered)}")
         if choice.too_old:
             return not_found(
                 "no_spot_offer", f"no region has data on {what} younger than max_age={max_age:g}s"
@@ -114,10 +124,7 @@ class BestPriceResource(Resource):
         asked = set(regions) if regions is not None else view.watched
         watched = sorted(view.watched & asked)
         if regions is not None and not watched:
-            return not_found(
-                "region_not_watched",
-                f"none of the regions asked for ({', '.join(regions)}) is watched",
-            )
+            return not_found("region_not_watched", _not_watched(regions))
         return self._nothing_stored(watched, what)
 
     def _nothing_stored(self, watched: list[str], what: str) -> ApiError:
