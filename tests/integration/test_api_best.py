@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import redis
 
@@ -42,6 +44,7 @@ def test_best_price_is_the_cheapest_zone_of_all_regions(
     seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0035", "us-east-1c": "0.0033"}})
     seed(store, "eu-west-1", {"t3.micro": {"eu-west-1a": "0.0040"}})
     store.mark_watched(["ap-east-1"])
+    store.record_error("ap-east-1", "throttled", "RequestLimitExceeded", NOW.timestamp())
     result = client.get("/best-price/t3.micro")
     assert result.status_code == 200
     assert result.json == {
@@ -191,3 +194,69 @@ def test_counts_in_messages_agree_in_number(store: Store, client: ContractClient
     both = client.get("/best-price/t3.micro", params={"regions": "eu-north-1,sa-east-1"})
     assert "none of the 2 regions asked for (eu-north-1, sa-east-1)" in both.json["error"][
         "message"]
+
+
+def test_a_cheapest_is_never_told_while_a_watched_region_was_never_attempted(
+    store: Store, client: ContractClient
+) -> None:
+    # The first fetch is still running: eu-west-1 is watched and has no status yet; its prices,
+    # perhaps lower, are not known, so us-east-1 cannot be called the cheapest.
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0035"}})
+    store.mark_watched(["eu-west-1", "ap-south-1"])
+    result = client.get("/best-price/t3.micro")
+    assert (result.status_code, error_code(result)) == (503, "not_yet_fetched")
+    assert int(result.headers["retry-after"]) > 0
+    assert result.json["error"]["message"].startswith(
+        "2 of 3 regions (ap-south-1, eu-west-1) have not been fetched yet")
+    asked = client.get("/best-price/t3.micro", params={"regions": "us-east-1,eu-west-1"})
+    assert (asked.status_code, error_code(asked)) == (503, "not_yet_fetched")
+    assert asked.json["error"]["message"].startswith("1 of 2 regions (eu-west-1) has not been")
+    # Restricted to regions that all have data, the question has an honest answer.
+    only = client.get("/best-price/t3.micro", params={"regions": "us-east-1"})
+    assert (only.status_code, only.json["regions_missing"]) == (200, [])
+
+
+@pytest.mark.parametrize("kind", ["throttled", "error", "not_enabled", "unauthorized"])
+def test_regions_attempted_and_failed_are_missing_not_waited_for(
+    store: Store, client: ContractClient, kind: str
+) -> None:
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0035"}})
+    store.mark_watched(["eu-west-1"])
+    store.record_error("eu-west-1", kind, "it failed", NOW.timestamp())
+    result = client.get("/best-price/t3.micro")
+    assert (result.status_code, result.json["regions_missing"]) == (200, ["eu-west-1"])
+
+
+def test_a_watched_region_the_account_has_not_opted_into_is_not_waited_for(
+    store: Store, client: ContractClient
+) -> None:
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0035"}})
+    store.set_catalog({"us-east-1": "opt-in-not-required", "ap-east-1": "not-opted-in"})
+    store.mark_watched(["ap-east-1"])
+    result = client.get("/best-price/t3.micro")
+    assert (result.status_code, result.json["regions_missing"]) == (200, ["ap-east-1"])
+
+
+def test_regions_without_data_cost_one_status_read_per_cached_view(redis_url: str) -> None:
+    writer = Store(redis.Redis.from_url(redis_url))
+    seed(writer, "us-east-1", {"t3.micro": {"us-east-1a": "0.0035"}})
+    writer.mark_watched(["eu-west-1"])
+    writer.record_error("eu-west-1", "throttled", "RequestLimitExceeded", NOW.timestamp())
+    store = Store.from_settings(Settings.from_env({"REDIS_URL": redis_url}), read_cache=True)
+    try:
+        cache = store.read_cache
+        assert cache is not None
+        deadline = time.monotonic() + 10
+        while cache.hits < 2:  # the tracking connection comes up in the background
+            assert time.monotonic() < deadline
+            store.best_price_view("t3.micro", "Linux/UNIX")
+            time.sleep(0.02)
+        reads: list[tuple[str, ...]] = []
+        read = store.region_statuses
+        store.region_statuses = lambda regions: reads.append(tuple(regions)) or read(regions)
+        client = ContractClient(create_app(store, SETTINGS, clock=NOW.timestamp))
+        for _ in range(5):
+            assert client.get("/best-price/t3.micro").json["regions_missing"] == ["eu-west-1"]
+        assert reads == [("eu-west-1",)]
+    finally:
+        store.close()

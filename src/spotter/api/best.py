@@ -11,7 +11,7 @@ from typing import Any
 
 import falcon
 
-from spotter.api import answers, params, render
+from spotter.api import answers, coverage, params, render
 from spotter.api.deps import Resource
 from spotter.api.errors import ApiError, not_found, unavailable
 from spotter.api.lookup import UNAUTHORIZED_MESSAGE, not_yet_fetched_retry
@@ -28,6 +28,8 @@ class Choice:
     considered: tuple[str, ...]
     missing: tuple[str, ...]
     too_old: tuple[str, ...]
+    #: The regions of `missing` with no entry at all (the others' data is older than max_age).
+    absent: tuple[str, ...]
 
 
 def choose(
@@ -53,7 +55,8 @@ def choose(
             if best is None or _rank(entry, z) < _rank(*best):
                 best = (entry, z)
     missing = tuple(sorted(universe - set(considered)))
-    return Choice(best, tuple(considered), missing, tuple(too_old))
+    absent = tuple(r for r in missing if r not in view.entries)
+    return Choice(best, tuple(considered), missing, tuple(too_old), absent)
 
 
 def _in(regions: tuple[str, ...]) -> str:
@@ -91,8 +94,14 @@ class BestPriceResource(Resource):
             )
         else:
             choice = choose(view, regions=regions, max_age=max_age, now=now)
+        # Read only when some region has no entry: the common answer stays one round trip.
+        facts = coverage.Facts(self.deps.store, choice.absent)
+        if choice.absent:
+            total = len(choice.considered) + len(choice.missing)
+            coverage.check(view, choice.absent, total, facts, self.deps.settings)
         if choice.best is None:
-            raise self._no_answer(choice, view, regions, f"{instance_type} ({product})", max_age)
+            what = f"{instance_type} ({product})"
+            raise self._no_answer(choice, view, regions, what, max_age, facts)
         prices, zone = choice.best
         expiry = self.deps.settings.cache_expiry
 
@@ -113,6 +122,7 @@ class BestPriceResource(Resource):
         regions: tuple[str, ...] | None,
         what: str,
         max_age: float | None,
+        facts: coverage.Facts,
     ) -> ApiError:
         """Why no zone won: no offer, data too old, regions not watched, or nothing fetched."""
         if choice.considered:
@@ -125,15 +135,15 @@ class BestPriceResource(Resource):
         watched = sorted(view.watched & asked)
         if regions is not None and not watched:
             return not_found("region_not_watched", _not_watched(regions))
-        return self._nothing_stored(watched, what)
+        return self._nothing_stored(watched, what, facts)
 
-    def _nothing_stored(self, watched: list[str], what: str) -> ApiError:
+    def _nothing_stored(self, watched: list[str], what: str, facts: coverage.Facts) -> ApiError:
         settings = self.deps.settings
         retry = not_yet_fetched_retry(settings)
         if not watched:
             return unavailable("not_yet_fetched", "no region is watched yet", retry_after=retry)
-        # Only on this error path: one more round trip to tell "never fetched" from "not asked".
-        statuses = self.deps.store.region_statuses(watched).values()
+        # Every region of the question is without an entry here: `facts` holds their statuses.
+        statuses = [facts.status(region) for region in watched]
         if any(s.last_success is not None for s in statuses):
             return not_found(
                 "instance_type_not_watched",

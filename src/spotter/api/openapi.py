@@ -239,7 +239,10 @@ def _paths() -> dict[str, Schema]:
             "Cheapest zone across regions",
             "The lowest current price over the watched regions (or those in `regions`) whose "
             "data is no older than `max_age`. Ties are broken by region name, then by zone "
-            "name, both ascending, so the answer is deterministic.",
+            "name, both ascending, so the answer is deterministic. While a watched region of "
+            "the question has never been fetched, the answer is 503 `not_yet_fetched`: its "
+            "prices may be lower. Regions that were tried and failed are listed in "
+            "`regions_missing`.",
             ["InstanceType", "Product", "Regions", "MaxAge"],
             {"200": _ok("the cheapest zone", "BestPrice"), "400": BAD_REQUEST,
              "404": _error("no_spot_offer (no region considered offers the type), "

@@ -14,8 +14,12 @@ def count(n: int, noun: str, plural: str | None = None) -> str:
 
 
 def names(items: Sequence[str]) -> str:
-    """`a, b, c`, or `a, b, ... and 12 more` for a long list."""
+    """`a, b, c`, or `a, b, c, ... h and 12 more` for a long list."""
     shown = ", ".join(items[:MAX_LISTED])
     rest = len(items) - MAX_LISTED
     return f"{shown} and {rest} more" if rest > 0 else shown
 
+
+
+def has_have(n: int) -> str:
+    return "has" if n == 1 else "have"

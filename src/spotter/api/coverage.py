@@ -1,0 +1,74 @@
+"""Whether the regions of a `/best-price` question without data let it answer honestly.
+
+Consulted only when some region of the question has no entry for the type, so the common answer
+stays one round trip: then the statuses of those regions (one more), and the catalog only when a
+region could be not enabled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from spotter.api import answers
+from spotter.api.errors import unavailable
+from spotter.api.lookup import NOT_OPTED_IN, not_yet_fetched_retry
+from spotter.api.wording import count, has_have, names
+from spotter.config import Settings
+from spotter.model import RegionStatus
+from spotter.store import BestPriceView, Store
+
+
+class Facts:
+    """Statuses of some regions and the region catalog, each read at most once, when asked."""
+
+    def __init__(self, store: Store, regions: Iterable[str]) -> None:
+        self._store = store
+        self._regions = tuple(regions)
+        self._statuses: dict[str, RegionStatus] | None = None
+        self._catalog: dict[str, str] | None = None
+
+    def status(self, region: str) -> RegionStatus:
+        if self._statuses is None:
+            self._statuses = self._store.region_statuses(self._regions)
+        return self._statuses.get(region) or RegionStatus(region=region)
+
+    @property
+    def catalog(self) -> dict[str, str]:
+        if self._catalog is None:
+            self._catalog = self._store.catalog()
+        return self._catalog
+
+
+def never_attempted(status: RegionStatus) -> bool:
+    """No fetch of the region has ended yet, neither well nor badly."""
+    return status.state == "pending" and status.last_attempt is None
+
+
+def check(
+    view: BestPriceView,
+    absent: tuple[str, ...],
+    total: int,
+    facts: Facts,
+    settings: Settings,
+) -> None:
+    """503 `not_yet_fetched` while a watched region of the question (`absent`: those without
+    an entry, out of `total`) has never been attempted: its prices are not known, so no other
+    region's can be called the cheapest. A region attempted once stays attempted, so once none
+    waits, the (cached) view remembers it and later answers skip the reads."""
+    settled = ("settled", absent)
+    if view.memo.get(settled):
+        return
+    waiting = [r for r in absent if r in view.watched and never_attempted(facts.status(r))]
+    if waiting:
+        # A region the account has not opted into is recorded as such, never fetched: not waiting.
+        waiting = [r for r in waiting if facts.catalog.get(r) != NOT_OPTED_IN]
+    if waiting:
+        n = len(waiting)
+        raise unavailable(
+            "not_yet_fetched",
+            f"{n} of {count(total, 'region')} ({names(waiting)}) {has_have(n)} not been "
+            "fetched yet, so no cheapest zone can be told; retry shortly, or ask ?regions= "
+            "for regions with data",
+            retry_after=not_yet_fetched_retry(settings),
+        )
+    answers.memoized(view.memo, settled, lambda: True)
