@@ -45,7 +45,7 @@ def test_helm_lint_passes_strictly(helm: Helm, values: Path | None):
 def test_ci_matrix_covers_the_required_cases():
     stems = {f.stem for f in CI_FILES}
     assert {"namespaced-values", "external-redis-values", "ingress-values",
-            "monitoring-values", "networkpolicy-values"} <= stems
+            "monitoring-values", "networkpolicy-values", "replay-values"} <= stems
 
 
 @pytest.mark.parametrize("typo, key", [
@@ -497,6 +497,98 @@ def test_network_policy_lets_only_api_operator_and_fetchers_reach_redis(helm: He
                         for p in rule["from"])
     assert components == ["api", "fetcher", "operator"]
     assert rule["ports"] == [{"protocol": "TCP", "port": 6379}]
+
+
+def test_replay_mode_deploys_the_endpoint_and_wires_the_operator_and_fetchers_to_it(
+    helm: Helm, values_file,
+):
+    from spotter.operator.config import OperatorConfig
+    from spotter.operator.manifests import fetcher_deployment
+    from spotter.operator.planning import plan_shards
+    from spotter.operator.watch import Watch
+
+    docs = helm.render(values=[CHART / "ci" / "replay-values.yaml"], release="spotter")
+    dep = find(docs, "Deployment", "-replay")
+    assert dep["metadata"]["name"] == "spotter-replay"
+    pod = dep["spec"]["template"]["spec"]
+    c = container(dep)
+    op = container(find(docs, "Deployment", "-operator"))
+    assert c["image"] == op["image"]
+    assert c["command"] == ["spotter", "replay"]
+    assert c["args"] == ["--host", "0.0.0.0", "--port", "8773"]
+    assert c["ports"] == [{"name": "replay", "containerPort": 8773, "protocol": "TCP"}]
+    assert c["readinessProbe"]["httpGet"] == {"path": "/__replay__/health", "port": "replay"}
+    assert pod["automountServiceAccountToken"] is False
+    svc = find(docs, "Service", "-replay")
+    assert svc["spec"]["selector"] == dep["spec"]["selector"]["matchLabels"]
+    assert svc["spec"]["ports"] == [{"name": "replay", "port": 8773, "targetPort": "replay",
+                                     "protocol": "TCP"}]
+    secret = find(docs, "Secret", "-replay-keys")
+    assert secret["metadata"]["name"] == "spotter-replay-keys"
+    assert secret["stringData"] == {"AWS_ACCESS_KEY_ID": "replay-placeholder",
+                                    "AWS_SECRET_ACCESS_KEY": "replay-placeholder"}
+
+    env = env_of(op)
+    assert env["SPOTTER_SOURCE"] == "replay"
+    assert env["SPOTTER_AWS_ENDPOINT_URL"] == "http://spotter-replay.spotter.svc:8773"
+    assert env["SPOTTER_AWS_SECRET_NAME"] == "spotter-replay-keys"
+    assert op["envFrom"] == [{"secretRef": {"name": "spotter-replay-keys"}}]
+    # ... and what the operator makes of that env for every fetcher
+    config = OperatorConfig.from_env({k: v for k, v in env.items() if isinstance(v, str)})
+    watch = Watch.from_body({
+        "apiVersion": "spotter.dev/v1alpha1", "kind": "SpotWatch",
+        "metadata": {"name": "demo", "namespace": "spotter", "uid": "u"},
+        "spec": {"instanceTypes": ["m5.large"], "regions": ["us-east-1"], "interval": "5m",
+                 "products": ["Linux/UNIX"], "regionsPerShard": 4}})
+    fetcher = container(fetcher_deployment(watch, plan_shards(watch.regions, 4)[0], config))
+    assert env_of(fetcher)["SPOTTER_AWS_ENDPOINT_URL"] == env["SPOTTER_AWS_ENDPOINT_URL"]
+    assert env_of(fetcher)["SPOTTER_SOURCE"] == "replay"
+    assert fetcher["envFrom"] == [{"secretRef": {"name": "spotter-replay-keys"}}]
+
+    # The NetworkPolicy lets the operator and the fetchers (any namespace: cluster scope) in.
+    np = find(docs, "NetworkPolicy", "-replay")
+    assert np["spec"]["podSelector"]["matchLabels"] == dep["spec"]["selector"]["matchLabels"]
+    (rule,) = np["spec"]["ingress"]
+    peers = {p["podSelector"]["matchLabels"]["app.kubernetes.io/component"]: p
+             for p in rule["from"]}
+    assert set(peers) == {"operator", "fetcher"}
+    assert peers["fetcher"]["namespaceSelector"] == {}
+    assert rule["ports"] == [{"protocol": "TCP", "port": 8773}]
+    namespaced = helm.render(values=[CHART / "ci" / "replay-values.yaml",
+                                     CHART / "ci" / "namespaced-values.yaml"])
+    rule = find(namespaced, "NetworkPolicy", "-replay")["spec"]["ingress"][0]
+    assert all("namespaceSelector" not in p for p in rule["from"])
+
+    proc = helm.run("install", "spotter", str(CHART), "--dry-run=client", "-n", "spotter",
+                    "--set", "replay.enabled=true")
+    notes = proc.stdout.split("NOTES:", 1)[1]
+    assert "demo mode" in notes and "http://spotter-replay.spotter.svc:8773" in notes
+    assert '"spotter-replay-keys"' in notes and "placeholders" in notes
+
+    # Another port moves the container, the Service and the URL together.
+    moved = helm.render(values=[values_file("replay: {enabled: true, port: 9000}\n")])
+    assert container(find(moved, "Deployment", "-replay"))["args"][-1] == "9000"
+    assert find(moved, "Service", "-replay")["spec"]["ports"][0]["port"] == 9000
+    assert env_of(container(find(moved, "Deployment", "-operator")))[
+        "SPOTTER_AWS_ENDPOINT_URL"] == "http://r-spotter-replay.spotter.svc:9000"
+
+
+def test_replay_is_off_by_default_and_refuses_other_aws_settings(helm: Helm, values_file):
+    docs = helm.render()
+    assert not [d for d in docs if "-replay" in d["metadata"]["name"]]
+    env = env_of(container(find(docs, "Deployment", "-operator")))
+    assert env["SPOTTER_SOURCE"] == "aws-api"
+    assert "SPOTTER_AWS_ENDPOINT_URL" not in env
+
+    for extra, message in [
+        ("aws: {existingSecret: keys}", "unset aws.existingSecret"),
+        ("aws: {staticKeys: {create: true, accessKeyId: a, secretAccessKey: b}}",
+         "unset aws.existingSecret and aws.staticKeys.create"),
+        ("aws: {endpointUrl: 'http://replay.example:8773'}", "unset aws.endpointUrl"),
+    ]:
+        proc = helm.template(values=[values_file(f"replay: {{enabled: true}}\n{extra}\n")],
+                             check=False)
+        assert proc.returncode != 0 and message in proc.stderr, proc.stderr
 
 
 def test_example_spotwatch_uses_the_defaults(helm: Helm, values_file):

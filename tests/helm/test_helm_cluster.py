@@ -20,7 +20,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+import redis
 import requests
 import yaml
 from helmlib import (
@@ -206,7 +208,7 @@ def test_restricted_namespace_admits_every_pod_template(cluster: ControlPlane, h
     })
     release = unique("sp")
     everything = [CHART / "ci" / n for n in ("persistence-values.yaml",
-                                             "networkpolicy-values.yaml")]
+                                             "networkpolicy-values.yaml", "replay-values.yaml")]
     args = ["install", release, str(CHART), "-n", ns]
     for v in everything:
         args += ["-f", str(v)]
@@ -216,7 +218,7 @@ def test_restricted_namespace_admits_every_pod_template(cluster: ControlPlane, h
     workloads = [d for d in manifest(cluster, release, ns)
                  if d["kind"] in ("Deployment", "StatefulSet")]
     assert {d["metadata"]["name"].rsplit("-", 1)[1] for d in workloads} == {
-        "api", "operator", "redis"}
+        "api", "operator", "redis", "replay"}
     operator = next(d for d in workloads if d["metadata"]["name"].endswith("-operator"))
     workloads.append(fetcher_deployment_from_chart(operator, ns))
 
@@ -435,7 +437,7 @@ def run_operator(
 ) -> Iterator[Any]:
     started: list[OperatorProcess] = []
 
-    def start(release: str, ns: str) -> OperatorProcess:
+    def start(release: str, ns: str, extra_env: dict[str, str] | None = None) -> OperatorProcess:
         dep = get_json(cluster, "deployment", f"{release}-spotter-operator", "-n", ns)
         pod = dep["spec"]["template"]["spec"]
         (c,) = pod["containers"]
@@ -443,6 +445,7 @@ def run_operator(
         # Pods cannot run here: the process runs on this machine, so Redis is the test Redis.
         env.update({"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis_server.port),
                     "REDIS_PASSWORD": redis_server.password or ""})
+        env.update(extra_env or {})
         port = free_port()
         args = [re.sub(r"^--liveness=http://0\.0\.0\.0:\d+/",
                        f"--liveness=http://127.0.0.1:{port}/", a) for a in c["args"]]
@@ -540,3 +543,144 @@ def _healthy(url: str) -> bool:
         return requests.get(url, timeout=2).status_code == 200
     except requests.RequestException:
         return False
+
+
+# --- demo mode: the replay endpoint -------------------------------------------------------------
+
+#: No AWS credentials but the ones the chart hands out: no shared files, no instance metadata.
+NO_AMBIENT_AWS = {"AWS_CONFIG_FILE": "/nonexistent/aws-config",
+                  "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent/aws-credentials",
+                  "AWS_EC2_METADATA_DISABLED": "true"}
+
+
+@pytest.fixture
+def local_replay(tmp_path: Path) -> Iterator[str]:
+    """`spotter replay` started on this machine (pods cannot run here); yields its URL."""
+    port = free_port()
+    log = tmp_path / "replay.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([executable("spotter"), "replay", "--host", "127.0.0.1",
+                                 "--port", str(port)],
+                                stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while not _healthy(f"{url}/__replay__/health"):
+            assert proc.poll() is None, f"spotter replay exited:\n{log.read_text()}"
+            assert time.monotonic() < deadline, f"spotter replay is not healthy:\n{log.read_text()}"
+            time.sleep(0.2)
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+def replay_calls(url: str, after: int = 0) -> list[dict[str, Any]]:
+    calls = requests.get(f"{url}/__replay__/calls", timeout=5).json()["calls"]
+    return [c for c in calls if c["seq"] > after]
+
+
+def test_replay_mode_runs_the_operator_and_fetchers_against_the_replay_endpoint(
+    cluster: ControlPlane, namespace: str, run_operator: Any, local_replay: str,
+    redis_server: Any,
+):
+    """The zero-AWS demo: the chart deploys the endpoint and wires everything to it with
+    placeholder keys; the operator discovers regions through it, and a fetcher built by the
+    operator fetches through it (no NoCredentials: the keys come from the chart's Secret)."""
+    from spotter.aws.regions import enabled, list_regions
+
+    release = unique("sp")
+    cluster.helm("install", release, str(CHART), "-n", namespace,
+                 "-f", str(CHART / "ci" / "replay-values.yaml"))
+    name, keys = f"{release}-spotter-replay", f"{release}-spotter-replay-keys"
+
+    # What the chart stored: the endpoint's Deployment and Service, the keys, the operator's env.
+    replay = get_json(cluster, "deployment", name, "-n", namespace)
+    (rc,) = replay["spec"]["template"]["spec"]["containers"]
+    operator = get_json(cluster, "deployment", f"{release}-spotter-operator", "-n", namespace)
+    (oc,) = operator["spec"]["template"]["spec"]["containers"]
+    assert rc["command"] == ["spotter", "replay"]
+    assert rc["args"] == ["--host", "0.0.0.0", "--port", "8773"]
+    assert rc["image"] == oc["image"]
+    svc = get_json(cluster, "service", name, "-n", namespace)
+    assert svc["spec"]["selector"].items() <= \
+        replay["spec"]["template"]["metadata"]["labels"].items()
+    assert [(p["port"], p["targetPort"]) for p in svc["spec"]["ports"]] == [(8773, "replay")]
+    probe = rc["readinessProbe"]["httpGet"]
+    assert probe["port"] == "replay"
+    assert requests.get(local_replay + probe["path"], timeout=5).status_code == 200
+    op_env = {e["name"]: e.get("value") for e in oc["env"]}
+    assert op_env["SPOTTER_AWS_ENDPOINT_URL"] == f"http://{name}.{namespace}.svc:8773"
+    assert op_env["SPOTTER_SOURCE"] == "replay"
+    assert op_env["SPOTTER_AWS_SECRET_NAME"] == keys
+    assert oc["envFrom"] == [{"secretRef": {"name": keys}}]
+    for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+        assert secret_value(cluster, namespace, keys, key) == "replay-placeholder"
+
+    # The operator as the chart runs it; the Service URL becomes the local endpoint (no cluster
+    # DNS here), everything else (keys from the Secret included) is the chart's.
+    op = run_operator(release, namespace,
+                      {"SPOTTER_AWS_ENDPOINT_URL": local_replay, **NO_AMBIENT_AWS})
+    wait_for("the liveness endpoint", lambda: _healthy(op.liveness), op)
+    cluster.apply({
+        "apiVersion": "spotter.dev/v1alpha1", "kind": "SpotWatch",
+        "metadata": {"name": "demo", "namespace": namespace},
+        # no regions: every region the endpoint says is enabled (DescribeRegions)
+        "spec": {"instanceTypes": ["t3.micro", "m5.large"], "regionsPerShard": 6,
+                 "interval": "5m"},
+    })
+
+    def status() -> dict[str, Any]:
+        st = get_json(cluster, "spotwatch", "demo", "-n", namespace).get("status") or {}
+        return st if st.get("shards") else {}
+
+    st = wait_for("the SpotWatch status", status, op)
+    discovery = [c for c in replay_calls(local_replay) if c["action"] == "DescribeRegions"]
+    assert discovery and {(c["region"], c["status"]) for c in discovery} == {
+        (op_env["AWS_REGION"], 200)}
+    last_seq = max(c["seq"] for c in replay_calls(local_replay))
+    ec2 = boto3.client("ec2", region_name="us-east-1", endpoint_url=local_replay,
+                       aws_access_key_id="replay-placeholder",
+                       aws_secret_access_key="replay-placeholder")
+    regions = enabled(list_regions(ec2))
+    assert len(regions) > 6
+
+    deployments = sorted(get_json(cluster, "deployments", "-n", namespace, "-l",
+                                  "spotter.dev/watch=demo")["items"],
+                         key=lambda d: d["metadata"]["name"])
+    assert len(deployments) == len(st["shards"]) == -(-len(regions) // 6)
+    planned: list[str] = []
+    for dep in deployments:
+        (fc,) = dep["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e.get("value") for e in fc["env"]}
+        assert env["SPOTTER_AWS_ENDPOINT_URL"] == local_replay  # the Service URL in a cluster
+        assert env["SPOTTER_SOURCE"] == "replay"
+        assert fc["envFrom"] == [{"secretRef": {"name": keys}}]
+        planned += dep["metadata"]["annotations"]["spotter.dev/regions"].split(",")
+    assert sorted(planned) == regions
+
+    # One cycle of the first fetcher, with its command and env (the Secret's keys resolved).
+    (fc,) = deployments[0]["spec"]["template"]["spec"]["containers"]
+    env = resolved_env(cluster, namespace, fc)
+    assert env["AWS_ACCESS_KEY_ID"] == "replay-placeholder"
+    prefix = f"helmreplay{uuid.uuid4().hex[:8]}"
+    env.update({"REDIS_HOST": "127.0.0.1", "REDIS_PORT": str(redis_server.port),
+                "REDIS_PASSWORD": redis_server.password or "", "SPOTTER_REDIS_PREFIX": prefix,
+                "SPOTTER_FETCHER_METRICS_PORT": "0", **NO_AMBIENT_AWS})
+    proc_env = {k: v for k, v in os.environ.items()
+                if not k.startswith(("AWS_", "SPOTTER_", "REDIS_"))}
+    proc_env.update(env)
+    proc = subprocess.run([executable(fc["command"][0]), *fc["command"][1:], "--once"],
+                          env=proc_env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert "NoCredentials" not in proc.stdout + proc.stderr
+    shard = deployments[0]["metadata"]["annotations"]["spotter.dev/regions"].split(",")
+    fetched = {c["region"] for c in replay_calls(local_replay, last_seq)
+               if c["action"] == "DescribeSpotPriceHistory" and c["status"] == 200}
+    assert fetched == set(shard)
+    stored = redis.Redis.from_url(redis_server.url).keys(f"{prefix}*")
+    assert stored, "the fetcher stored nothing"

@@ -168,11 +168,41 @@ app.kubernetes.io/version: {{ $root.Chart.AppVersion | quote }}
 {{- if and (.Values.aws.staticKeys | default dict).create (or (empty (.Values.aws.staticKeys | default dict).accessKeyId) (empty (.Values.aws.staticKeys | default dict).secretAccessKey)) }}
 {{- fail "aws.staticKeys.create needs accessKeyId and secretAccessKey" }}
 {{- end }}
+{{- if include "spotter.replayEnabled" . }}
+{{- if or .Values.aws.existingSecret (.Values.aws.staticKeys | default dict).create }}
+{{- fail "replay.enabled brings its own placeholder keys: unset aws.existingSecret and aws.staticKeys.create" }}
+{{- end }}
+{{- if .Values.aws.endpointUrl }}
+{{- fail "replay.enabled points everything at the chart's replay endpoint: unset aws.endpointUrl" }}
+{{- end }}
+{{- end }}
 {{- end }}
 
-{{/* The AWS key Secret's name ("" when none). */}}
+{{/* "true" when the replay endpoint is deployed (demo mode), else "". */}}
+{{- define "spotter.replayEnabled" -}}
+{{- if (.Values.replay | default dict).enabled }}true{{ end }}
+{{- end }}
+
+{{/* The replay endpoint's URL, namespace-qualified: cluster-scope fetchers run in other namespaces. */}}
+{{- define "spotter.replayUrl" -}}
+{{- printf "http://%s.%s.svc:%v" (include "spotter.componentName" (list . "replay")) .Release.Namespace ((.Values.replay | default dict).port | default 8773) }}
+{{- end }}
+
+{{/* SPOTTER_SOURCE: "replay" in demo mode, else aws.source. */}}
+{{- define "spotter.awsSource" -}}
+{{- if include "spotter.replayEnabled" . }}replay{{ else }}{{ .Values.aws.source }}{{ end }}
+{{- end }}
+
+{{/* SPOTTER_AWS_ENDPOINT_URL: the replay Service in demo mode, else aws.endpointUrl ("" for none). */}}
+{{- define "spotter.awsEndpointUrl" -}}
+{{- if include "spotter.replayEnabled" . }}{{ include "spotter.replayUrl" . }}{{ else }}{{ .Values.aws.endpointUrl | default "" }}{{ end }}
+{{- end }}
+
+{{/* The AWS key Secret's name ("" when none): in demo mode, the replay placeholder keys. */}}
 {{- define "spotter.awsSecretName" -}}
-{{- if .Values.aws.existingSecret }}
+{{- if include "spotter.replayEnabled" . }}
+{{- include "spotter.componentName" (list . "replay-keys") }}
+{{- else if .Values.aws.existingSecret }}
 {{- .Values.aws.existingSecret }}
 {{- else if (.Values.aws.staticKeys | default dict).create }}
 {{- include "spotter.componentName" (list . "aws") }}
