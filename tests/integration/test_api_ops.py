@@ -159,3 +159,40 @@ def test_redis_outage_is_a_503_and_the_app_recovers_by_itself(
     assert client.get("/health").status_code == 200
     seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0035"}})  # nothing was persisted
     assert client.get("/spot-prices/us-east-1/t3.micro").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "path, takes",
+    [("/spot-prices/us-east-1/t3.micro", "product"),
+     ("/spot-prices/us-east-1/t3.micro/history", "product, since, until, zone"),
+     ("/best-price/t3.micro", "product, regions, max_age"),
+     ("/regions", None), ("/health", None), ("/healthz", None), ("/readyz", None),
+     ("/metrics", None), ("/openapi.json", None)],
+)
+def test_unknown_query_parameters_are_a_400_on_every_route(
+    store: Store, client: ContractClient, path: str, takes: str | None
+) -> None:
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0035"}})
+    for query in ("verbose=1", "verbose", "product=linux&verbose=1&x=2"):
+        if takes is None and "product" in query:
+            query = query.replace("product=linux&", "")
+        result = client.get(path, query_string=query)
+        assert (result.status_code, result.json["error"]["code"]) == (400, "invalid_parameter")
+        message = result.json["error"]["message"]
+        assert "'verbose'" in message
+        assert (takes in message) if takes else ("takes no query parameters" in message)
+    assert client.get(path).status_code in (200, 503)
+
+
+@pytest.mark.parametrize(
+    "query, named, meant",
+    [("region=eu-west-1", "region", "regions"), ("max-age=1s", "max-age", "max_age"),
+     ("Product=linux", "Product", "product"), ("maxage=5m", "maxage", "max_age")],
+)
+def test_a_misspelt_query_parameter_is_named_with_the_one_meant(
+    store: Store, client: ContractClient, query: str, named: str, meant: str
+) -> None:
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0035"}})
+    result = client.get("/best-price/t3.micro", query_string=query)
+    assert (result.status_code, result.json["error"]["code"]) == (400, "invalid_parameter")
+    assert f"{named!r} (did you mean {meant!r}?)" in result.json["error"]["message"]

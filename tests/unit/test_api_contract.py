@@ -63,3 +63,18 @@ def test_document_is_served_as_json() -> None:
     app = create_app(lambda: pytest.fail("the document needs no store"), Settings())
     result = falcon.testing.TestClient(app).simulate_get("/openapi.json")
     assert result.status_code == 200 and result.json == openapi.document()
+
+
+def test_documented_query_parameters_are_the_ones_each_route_takes() -> None:
+    from spotter.api.app import create_app
+    from spotter.config import Settings
+
+    app = create_app(lambda: pytest.fail("no store needed"), Settings())
+    doc = openapi.document()
+    components = doc["components"]["parameters"]
+    for template, item in doc["paths"].items():
+        path = template.replace("{region}", "us-east-1").replace("{instance_type}", "t3.micro")
+        resource = app._router.find(path)[0]
+        documented = [components[p["$ref"].rsplit("/", 1)[1]] for p in item["get"]["parameters"]]
+        query = tuple(p["name"] for p in documented if p["in"] == "query")
+        assert query == resource.QUERY, template

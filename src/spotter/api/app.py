@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import falcon
 
-from spotter.api import errors
+from spotter.api import errors, params
 from spotter.api.best import BestPriceResource
 from spotter.api.deps import Deps, StoreHandle
 from spotter.api.health import HealthResource, LivenessResource, ReadinessResource
@@ -31,7 +31,9 @@ def create_app(
     stores = StoreHandle.of(store) if isinstance(store, Store) else StoreHandle(store)
     deps = Deps(stores, settings, clock)
     metrics = Metrics()
-    app = falcon.App(middleware=[RequestIdMiddleware(), MetricsMiddleware(metrics)])
+    app = falcon.App(
+        middleware=[RequestIdMiddleware(), MetricsMiddleware(metrics), params.KnownQuery()]
+    )
     app.req_options.strip_url_path_trailing_slash = True
     app.add_route("/spot-prices/{region}/{instance_type}", SpotPricesResource(deps))
     app.add_route("/spot-prices/{region}/{instance_type}/history", HistoryResource(deps))

@@ -79,6 +79,8 @@ def _rank(prices: RegionPrices, zone: ZonePrice) -> tuple[Decimal, str, str]:
 class BestPriceResource(Resource):
     """The cheapest zone for a type across the watched (or the asked) regions."""
 
+    QUERY = ("product", "regions", "max_age")
+
     def on_get(self, req: falcon.Request, resp: falcon.Response, instance_type: str) -> None:
         instance_type = params.instance_type(instance_type)
         product = params.product(req)

@@ -54,6 +54,9 @@ class ReadOnly:
     """GET only. OPTIONS is refused like any other method: the API is read-only and serves no
     browser preflights."""
 
+    #: The query parameters the route takes; any other is a 400 (params.KnownQuery).
+    QUERY: tuple[str, ...] = ()
+
     def on_options(self, req: falcon.Request, resp: falcon.Response, **_: str) -> None:
         raise falcon.HTTPMethodNotAllowed(["GET"])
 

@@ -192,8 +192,10 @@ def _ok(description: str, schema: str) -> Schema:
             "content": {"application/json": {"schema": _ref(schema)}}}
 
 
-BAD_REQUEST = _error("malformed region, instance type, product or query parameter: "
-                     "invalid_region, invalid_instance_type, invalid_product, invalid_parameter")
+BAD_REQUEST = _error("malformed region, instance type, product or query parameter, or a query "
+                     "parameter the route does not take: invalid_region, "
+                     "invalid_instance_type, invalid_product, invalid_parameter")
+NO_QUERY = _error("invalid_parameter: any query parameter (this route takes none)")
 UNAVAILABLE = _error("redis_unavailable (the store is unreachable), not_yet_fetched "
                      "or aws_unauthorized (no data yet); retry after Retry-After", retry=True)
 INTERNAL = _error("internal_error: a fault of the service, logged")
@@ -254,7 +256,7 @@ def _paths() -> dict[str, Schema]:
             "Watched regions and their fetch status",
             "Every watched region with its state, freshness and last error, and the "
             "account's region catalog (opt-in status) when known.",
-            [], {"200": _ok("region report", "Regions"),
+            [], {"200": _ok("region report", "Regions"), "400": NO_QUERY,
                  "503": _error("redis_unavailable", retry=True)},
             "getRegions", "operations",
         ),
@@ -262,7 +264,7 @@ def _paths() -> dict[str, Schema]:
             "Service health",
             "ok; degraded (200) when a region is stale, failing, unauthorized or not enabled; "
             "down (503) when Redis is unreachable.",
-            [], {"200": _ok("ok or degraded", "Health"),
+            [], {"200": _ok("ok or degraded", "Health"), "400": NO_QUERY,
                  "503": {**_ok("down: Redis unreachable", "Health"), "headers": _RETRY_AFTER}},
             "getHealth", "operations",
         ),
@@ -270,13 +272,13 @@ def _paths() -> dict[str, Schema]:
             "Liveness probe",
             "The worker process answers; Redis is not consulted, so an outage of Redis never "
             "restarts the API.",
-            [], {"200": _ok("alive", "Liveness")},
+            [], {"200": _ok("alive", "Liveness"), "400": NO_QUERY},
             "getLiveness", "operations",
         ),
         "/readyz": _get(
             "Readiness probe",
             "ready when Redis answers (one round trip); not_ready (503) while it does not.",
-            [], {"200": _ok("ready", "Readiness"),
+            [], {"200": _ok("ready", "Readiness"), "400": NO_QUERY,
                  "503": {**_ok("not ready: Redis unreachable", "Readiness"),
                          "headers": _RETRY_AFTER}},
             "getReadiness", "operations",
@@ -287,13 +289,15 @@ def _paths() -> dict[str, Schema]:
             "spot prices per zone and per-region freshness, read from the store at scrape "
             "time. Compressed with gzip when the client accepts it.", [],
             {"200": {"description": "metrics",
-                     "content": {"text/plain": {"schema": {"type": "string"}}}}},
+                     "content": {"text/plain": {"schema": {"type": "string"}}}},
+             "400": NO_QUERY},
             "getMetrics", "operations",
         ),
         "/openapi.json": _get(
             "This document", "The OpenAPI document of the API.", [],
             {"200": {"description": "OpenAPI 3.1 document",
-                     "content": {"application/json": {"schema": {"type": "object"}}}}},
+                     "content": {"application/json": {"schema": {"type": "object"}}}},
+             "400": NO_QUERY},
             "getOpenApi", "operations",
         ),
     }
@@ -312,7 +316,8 @@ def document() -> dict[str, Any]:
             "title": "Spotter", "version": api_version,
             "description": "EC2 spot prices per region and zone, read from Spotter's store. "
                            "Errors are JSON {\"error\": {\"code\", \"message\"}}; trailing "
-                           "slashes are ignored; the API is read-only (GET).",
+                           "slashes are ignored; a query parameter a route does not take is a "
+                           "400 invalid_parameter; the API is read-only (GET).",
         },
         "paths": _paths(),
         "components": {"schemas": SCHEMAS, "parameters": PARAMETERS},

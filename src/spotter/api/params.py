@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import falcon
 
 from spotter.api.errors import ApiError, bad_request
+from spotter.api.wording import closest, count, names
 from spotter.config import ConfigError, parse_duration
 from spotter.model import (
     DEFAULT_PRODUCT,
@@ -36,6 +37,37 @@ MAX_REGIONS = 64
 def _shown(value: str) -> str:
     # Errors echo what was sent, but never a whole 8 KB URL.
     return repr(value if len(value) <= 64 else value[:64] + "...")
+
+
+class KnownQuery:
+    """Middleware: a query parameter the route does not take (its resource's `QUERY`) is a 400
+    naming it, never silently ignored: `?region=` or `?max-age=` would otherwise answer as if
+    no filter had been asked for."""
+
+    def process_resource(
+        self, req: falcon.Request, resp: falcon.Response, resource: object, params: object
+    ) -> None:
+        if resource is None or req.method not in ("GET", "HEAD"):
+            return  # no route (a 404), or a write (a 405): those answers come first
+        accepted: tuple[str, ...] = getattr(resource, "QUERY", ())
+        unknown = [name for name in req.params if name not in accepted]
+        if unknown:
+            raise unknown_parameters(unknown, accepted, req.uri_template or req.path)
+
+
+def unknown_parameters(unknown: list[str], accepted: tuple[str, ...], route: str) -> ApiError:
+    named = []
+    for name in unknown:
+        folded = name.lower().replace("-", "_")  # Product, max-age: the same name, mistyped
+        guess = folded if folded in accepted else closest(folded, accepted)
+        named.append(f"{_shown(name)} (did you mean {guess!r}?)" if guess else _shown(name))
+    message = f"unknown query {'parameter' if len(unknown) == 1 else 'parameters'} {names(named)}"
+    if accepted:
+        message += f"; {route} takes {count(len(accepted), 'query parameter')}: "
+        message += ", ".join(accepted)
+    else:
+        message += f"; {route} takes no query parameters"
+    return bad_request("invalid_parameter", message)
 
 
 def region(value: str) -> str:

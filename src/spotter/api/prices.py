@@ -13,6 +13,8 @@ from spotter.api.lookup import stored_prices
 class SpotPricesResource(Resource):
     """The latest price per zone, cheapest first; 404 `no_spot_offer` when no zone offers it."""
 
+    QUERY = ("product",)
+
     def on_get(
         self, req: falcon.Request, resp: falcon.Response, region: str, instance_type: str
     ) -> None:
@@ -35,6 +37,8 @@ class SpotPricesResource(Resource):
 
 class HistoryResource(Resource):
     """Recorded price changes of one (region, type, product), oldest first."""
+
+    QUERY = ("product", "since", "until", "zone")
 
     def on_get(
         self, req: falcon.Request, resp: falcon.Response, region: str, instance_type: str
