@@ -13,9 +13,6 @@ import falcon
 
 from spotter.api import answers, coverage, params, render
 from spotter.api.deps import Resource
-from spotter.api.errors import ApiError, not_found, unavailable
-from spotter.api.lookup import UNAUTHORIZED_MESSAGE, not_yet_fetched_retry
-from spotter.api.wording import count, names
 from spotter.model import RegionPrices, ZonePrice
 from spotter.store import BestPriceView
 
@@ -59,19 +56,6 @@ def choose(
     return Choice(best, tuple(considered), missing, tuple(too_old), absent)
 
 
-def _in(regions: tuple[str, ...]) -> str:
-    """Where something was looked for: `in the 1 region considered (a)`, `in any of the 3 ...`."""
-    if len(regions) == 1:
-        return f"in the {count(1, 'region')} considered ({regions[0]})"
-    return f"in any of the {count(len(regions), 'region')} considered"
-
-
-def _not_watched(regions: tuple[str, ...]) -> str:
-    if len(regions) == 1:
-        return f"the region asked for ({regions[0]}) is not watched"
-    return f"none of the {count(len(regions), 'region')} asked for ({names(regions)}) is watched"
-
-
 def _rank(prices: RegionPrices, zone: ZonePrice) -> tuple[Decimal, str, str]:
     return (zone.price, prices.region, zone.zone)
 
@@ -103,7 +87,9 @@ class BestPriceResource(Resource):
             coverage.check(view, choice.absent, total, facts, self.deps.settings)
         if choice.best is None:
             what = f"{instance_type} ({product})"
-            raise self._no_answer(choice, view, regions, what, max_age, facts)
+            raise coverage.why_no_answer(
+                choice, view, regions, what, max_age, facts, self.deps.settings
+            )
         prices, zone = choice.best
         expiry = self.deps.settings.cache_expiry
 
@@ -116,46 +102,3 @@ class BestPriceResource(Resource):
             answers.json_body(resp, view.memo, ("body", regions), stamp, body)
         else:
             resp.media = body()
-
-    def _no_answer(
-        self,
-        choice: Choice,
-        view: BestPriceView,
-        regions: tuple[str, ...] | None,
-        what: str,
-        max_age: float | None,
-        facts: coverage.Facts,
-    ) -> ApiError:
-        """Why no zone won: no offer, data too old, regions not watched, or nothing fetched."""
-        if choice.considered:
-            return not_found("no_spot_offer", f"{what} has no spot offer {_in(choice.considered)}")
-        if choice.too_old:
-            return not_found(
-                "no_spot_offer", f"no region has data on {what} younger than max_age={max_age:g}s"
-            )
-        asked = set(regions) if regions is not None else view.watched
-        watched = sorted(view.watched & asked)
-        if regions is not None and not watched:
-            return not_found("region_not_watched", _not_watched(regions))
-        return self._nothing_stored(watched, what, facts)
-
-    def _nothing_stored(self, watched: list[str], what: str, facts: coverage.Facts) -> ApiError:
-        settings = self.deps.settings
-        retry = not_yet_fetched_retry(settings)
-        if not watched:
-            return unavailable("not_yet_fetched", "no region is watched yet", retry_after=retry)
-        # Every region of the question is without an entry here: `facts` holds their statuses.
-        statuses = [facts.status(region) for region in watched]
-        if any(s.last_success is not None for s in statuses):
-            return not_found(
-                "instance_type_not_watched",
-                f"{what} is not watched in any region; add it to a SpotWatch",
-            )
-        if any(s.state == "unauthorized" for s in statuses):
-            return unavailable(
-                "aws_unauthorized", f"no prices yet: the {UNAUTHORIZED_MESSAGE}",
-                retry_after=settings.update_interval,
-            )
-        return unavailable(
-            "not_yet_fetched", "no watched region has been fetched yet", retry_after=retry
-        )

@@ -1,4 +1,5 @@
-"""Whether the regions of a `/best-price` question without data let it answer honestly.
+"""Whether the regions of a `/best-price` question without data let it answer honestly, and
+why no zone won when none did.
 
 Consulted only when some region of the question has no entry for the type, so the common answer
 stays one round trip: then the statuses of those regions (one more), and the catalog only when a
@@ -8,14 +9,18 @@ region could be not enabled.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from spotter.api import answers
-from spotter.api.errors import unavailable
-from spotter.api.lookup import NOT_OPTED_IN, not_yet_fetched_retry
+from spotter.api.errors import ApiError, not_found, unavailable
+from spotter.api.lookup import NOT_OPTED_IN, UNAUTHORIZED_MESSAGE, not_yet_fetched_retry
 from spotter.api.wording import count, has_have, names
 from spotter.config import Settings
 from spotter.model import RegionStatus
 from spotter.store import BestPriceView, Store
+
+if TYPE_CHECKING:
+    from spotter.api.best import Choice
 
 
 class Facts:
@@ -72,3 +77,60 @@ def check(
             retry_after=not_yet_fetched_retry(settings),
         )
     answers.memoized(view.memo, settled, lambda: True)
+
+
+def why_no_answer(
+    choice: Choice,
+    view: BestPriceView,
+    regions: tuple[str, ...] | None,
+    what: str,
+    max_age: float | None,
+    facts: Facts,
+    settings: Settings,
+) -> ApiError:
+    """Why no zone won: no offer, data too old, regions not watched, or nothing fetched."""
+    if choice.considered:
+        return not_found("no_spot_offer", f"{what} has no spot offer {_in(choice.considered)}")
+    if choice.too_old:
+        return not_found(
+            "no_spot_offer", f"no region has data on {what} younger than max_age={max_age:g}s"
+        )
+    asked = set(regions) if regions is not None else view.watched
+    watched = sorted(view.watched & asked)
+    if regions is not None and not watched:
+        return not_found("region_not_watched", _not_watched(regions))
+    return _nothing_stored(watched, what, facts, settings)
+
+
+def _nothing_stored(watched: list[str], what: str, facts: Facts, settings: Settings) -> ApiError:
+    retry = not_yet_fetched_retry(settings)
+    if not watched:
+        return unavailable("not_yet_fetched", "no region is watched yet", retry_after=retry)
+    # Every region of the question is without an entry here: `facts` holds their statuses.
+    statuses = [facts.status(region) for region in watched]
+    if any(s.last_success is not None for s in statuses):
+        return not_found(
+            "instance_type_not_watched",
+            f"{what} is not watched in any region; add it to a SpotWatch",
+        )
+    if any(s.state == "unauthorized" for s in statuses):
+        return unavailable(
+            "aws_unauthorized", f"no prices yet: the {UNAUTHORIZED_MESSAGE}",
+            retry_after=settings.update_interval,
+        )
+    return unavailable(
+        "not_yet_fetched", "no watched region has been fetched yet", retry_after=retry
+    )
+
+
+def _in(regions: tuple[str, ...]) -> str:
+    """Where something was looked for: `in the 1 region considered (a)`, `in any of the 3 ...`."""
+    if len(regions) == 1:
+        return f"in the {count(1, 'region')} considered ({regions[0]})"
+    return f"in any of the {count(len(regions), 'region')} considered"
+
+
+def _not_watched(regions: tuple[str, ...]) -> str:
+    if len(regions) == 1:
+        return f"the region asked for ({regions[0]}) is not watched"
+    return f"none of the {count(len(regions), 'region')} asked for ({names(regions)}) is watched"
