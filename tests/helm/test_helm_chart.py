@@ -610,6 +610,30 @@ def test_notes_tell_how_to_reach_the_api_and_create_a_spotwatch(helm: Helm):
     assert "kubectl apply --server-side" in notes
 
 
+def test_docs_name_what_the_chart_renders_for_release_spotter(helm: Helm, values_file):
+    """docs/helm.md speaks of release `spotter` in namespace `spotter`: every object name it
+    quotes is one the chart renders for that release, and README installs the same way."""
+    renders = [
+        helm.render(values=[CHART / "ci" / "replay-values.yaml"], release="spotter"),
+        helm.render(values=[CHART / "ci" / "namespaced-values.yaml", values_file(
+            "aws: {staticKeys: {create: true, accessKeyId: a, secretAccessKey: b}}\n")],
+            release="spotter"),
+    ]
+    names = {(d["kind"], d["metadata"]["name"]) for docs in renders for d in docs}
+    text = (REPO_ROOT / "docs" / "helm.md").read_text()
+    quoted = set(re.findall(r"`(spotter-[a-z0-9-]+)`", text))
+    assert len(quoted) >= 8, quoted
+    missing = quoted - {name for _, name in names}
+    assert not missing, f"docs/helm.md names objects the chart does not render: {missing}"
+    for svc in re.findall(r"port-forward svc/([a-z0-9-]+)", text):
+        assert ("Service", svc) in names, svc
+    install = "helm install spotter charts/spotter -n spotter --create-namespace"
+    assert f"{install} --set replay.enabled=true" in text
+    readme = (REPO_ROOT / "README.md").read_text()
+    on_k8s = readme.split("## On Kubernetes", 1)[1].split("\n## ", 1)[0]
+    assert install in on_k8s and "kubectl apply -n spotter" in on_k8s
+
+
 def test_chart_crd_is_identical_to_the_crd_source():
     source = REPO_ROOT / "crds"
     copy = REPO_ROOT / "charts" / "spotter" / "crds"
