@@ -260,3 +260,42 @@ def test_regions_without_data_cost_one_status_read_per_cached_view(redis_url: st
         assert reads == [("eu-west-1",)]
     finally:
         store.close()
+
+
+def test_a_region_asked_for_that_does_not_exist_is_a_404_naming_it(
+    store: Store, client: ContractClient
+) -> None:
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0030"}})
+    seed(store, "eu-west-1", {"t3.micro": {"eu-west-1a": "0.0040"}})
+    store.set_catalog({"us-east-1": "opt-in-not-required", "eu-west-1": "opt-in-not-required",
+                       "eu-west-3": "opt-in-not-required"})
+    for asked, named in (("eu-west-1,xx-nowhere-1", "unknown region xx-nowhere-1:"),
+                         ("xx-nowhere-1", "unknown region xx-nowhere-1:"),
+                         ("eu-west-1,eu-wset-1", "unknown region eu-wset-1 (did you mean "
+                                                 "eu-west-1?)"),
+                         ("xx-one-1,xx-two-1", "unknown regions xx-one-1, xx-two-1:")):
+        result = client.get("/best-price/t3.micro", params={"regions": asked})
+        assert (result.status_code, error_code(result)) == (404, "unknown_region"), asked
+        assert result.json["error"]["message"].startswith(named)
+    # A region that exists but is not watched is missing, as before.
+    result = client.get("/best-price/t3.micro", params={"regions": "eu-west-1,eu-west-3"})
+    assert (result.status_code, result.json["regions_missing"]) == (200, ["eu-west-3"])
+
+
+def test_regions_not_enabled_alone_are_a_403_and_with_others_missing(
+    store: Store, client: ContractClient
+) -> None:
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0030"}})
+    store.set_catalog({"us-east-1": "opt-in-not-required", "ap-east-1": "not-opted-in",
+                       "me-south-1": "opted-in"})
+    store.mark_watched(["me-south-1"])
+    store.record_error("me-south-1", "not_enabled", "OptInRequired", NOW.timestamp())
+    for asked in ("ap-east-1", "me-south-1"):  # by the catalog; by the fetcher's last attempt
+        result = client.get("/best-price/t3.micro", params={"regions": asked})
+        assert (result.status_code, error_code(result)) == (403, "region_not_enabled"), asked
+        assert f"region {asked} is not enabled" in result.json["error"]["message"]
+    both = client.get("/best-price/t3.micro", params={"regions": "ap-east-1,me-south-1"})
+    assert (both.status_code, error_code(both)) == (403, "region_not_enabled")
+    assert "regions ap-east-1, me-south-1 are not enabled" in both.json["error"]["message"]
+    mixed = client.get("/best-price/t3.micro", params={"regions": "us-east-1,ap-east-1"})
+    assert (mixed.status_code, mixed.json["regions_missing"]) == (200, ["ap-east-1"])

@@ -53,7 +53,7 @@ def test_documented_error_statuses_of_each_route() -> None:
     assert set(prices) == {"200", "400", "403", "404", "414", "500", "503"}
     assert "Retry-After" in prices["503"]["headers"]
     assert set(paths["/best-price/{instance_type}"]["get"]["responses"]) == {
-        "200", "400", "404", "414", "500", "503"}
+        "200", "400", "403", "404", "414", "500", "503"}
 
 
 def test_document_is_served_as_json() -> None:

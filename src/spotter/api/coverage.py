@@ -13,8 +13,13 @@ from typing import TYPE_CHECKING
 
 from spotter.api import answers
 from spotter.api.errors import ApiError, not_found, unavailable
-from spotter.api.lookup import NOT_OPTED_IN, UNAUTHORIZED_MESSAGE, not_yet_fetched_retry
-from spotter.api.wording import count, has_have, names
+from spotter.api.lookup import (
+    NOT_OPTED_IN,
+    UNAUTHORIZED_MESSAGE,
+    not_yet_fetched_retry,
+    region_not_enabled,
+)
+from spotter.api.wording import closest, count, has_have, names
 from spotter.config import Settings
 from spotter.model import RegionStatus
 from spotter.store import BestPriceView, Store
@@ -43,6 +48,15 @@ class Facts:
             self._catalog = self._store.catalog()
         return self._catalog
 
+    def not_enabled(self, region: str) -> bool:
+        """Recorded so by a fetch, or not opted into by the account (the catalog says)."""
+        status = self.status(region)
+        if status.state == "not_enabled":
+            return True
+        if status.last_success is not None:
+            return False  # fetched: enabled (and the catalog need not be read)
+        return self.catalog.get(region) == NOT_OPTED_IN
+
 
 def never_attempted(status: RegionStatus) -> bool:
     """No fetch of the region has ended yet, neither well nor badly."""
@@ -56,13 +70,21 @@ def check(
     facts: Facts,
     settings: Settings,
 ) -> None:
-    """503 `not_yet_fetched` while a watched region of the question (`absent`: those without
-    an entry, out of `total`) has never been attempted: its prices are not known, so no other
-    region's can be called the cheapest. A region attempted once stays attempted, so once none
-    waits, the (cached) view remembers it and later answers skip the reads."""
+    """404 `unknown_region` for a region asked for that does not exist; 503 `not_yet_fetched`
+    while a watched region of the question (`absent`: those without an entry, out of `total`)
+    has never been attempted: its prices are not known, so no other region's can be called the
+    cheapest. A region attempted once stays attempted, and one in the catalog stays there, so
+    once all is well the (cached) view remembers it and later answers skip the reads."""
     settled = ("settled", absent)
     if view.memo.get(settled):
         return
+    unwatched = [r for r in absent if r not in view.watched]  # only ever asked by ?regions=
+    if unwatched and facts.catalog:
+        unknown = [
+            r for r in unwatched if r not in facts.catalog and never_attempted(facts.status(r))
+        ]
+        if unknown:
+            raise _unknown_regions(unknown, facts.catalog)
     waiting = [r for r in absent if r in view.watched and never_attempted(facts.status(r))]
     if waiting:
         # A region the account has not opted into is recorded as such, never fetched: not waiting.
@@ -76,7 +98,22 @@ def check(
             "for regions with data",
             retry_after=not_yet_fetched_retry(settings),
         )
-    answers.memoized(view.memo, settled, lambda: True)
+    if not unwatched or facts.catalog:  # without a catalog, whether a region exists is open
+        answers.memoized(view.memo, settled, lambda: True)
+
+
+def _unknown_regions(unknown: list[str], catalog: dict[str, str]) -> ApiError:
+    if len(unknown) > 1:
+        return not_found(
+            "unknown_region", f"unknown regions {names(unknown)}: AWS lists no such regions "
+            "for this account"
+        )
+    guess = closest(unknown[0], catalog)
+    hint = f" (did you mean {guess}?)" if guess else ""
+    return not_found(
+        "unknown_region", f"unknown region {unknown[0]}{hint}: AWS lists no such region for "
+        "this account"
+    )
 
 
 def why_no_answer(
@@ -95,6 +132,9 @@ def why_no_answer(
         return not_found(
             "no_spot_offer", f"no region has data on {what} younger than max_age={max_age:g}s"
         )
+    # Nothing considered and nothing too old: no region of the question has an entry.
+    if choice.absent and all(facts.not_enabled(r) for r in choice.absent):
+        return region_not_enabled(*choice.absent)
     asked = set(regions) if regions is not None else view.watched
     watched = sorted(view.watched & asked)
     if regions is not None and not watched:
@@ -113,6 +153,8 @@ def _nothing_stored(watched: list[str], what: str, facts: Facts, settings: Setti
             "instance_type_not_watched",
             f"{what} is not watched in any region; add it to a SpotWatch",
         )
+    if all(facts.not_enabled(r) for r in watched):
+        return region_not_enabled(*watched)
     if any(s.state == "unauthorized" for s in statuses):
         return unavailable(
             "aws_unauthorized", f"no prices yet: the {UNAUTHORIZED_MESSAGE}",

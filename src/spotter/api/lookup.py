@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from spotter.api.errors import ApiError, not_found, unavailable
+from spotter.api.wording import names
 from spotter.config import Settings
 from spotter.model import RegionPrices, RegionStatus
 from spotter.store import SpotPricesView, Store
@@ -16,13 +17,14 @@ def not_yet_fetched_retry(settings: Settings) -> float:
     return min(settings.update_interval, 30.0)
 
 
-def region_not_enabled(region: str) -> ApiError:
-    return ApiError(
-        403,
-        "region_not_enabled",
-        f"region {region} is not enabled for this AWS account (opt-in required); "
-        "enable it in the AWS account to get its prices",
-    )
+def region_not_enabled(*regions: str) -> ApiError:
+    if len(regions) == 1:
+        message = (f"region {regions[0]} is not enabled for this AWS account (opt-in required); "
+                   "enable it in the AWS account to get its prices")
+    else:
+        message = (f"regions {names(regions)} are not enabled for this AWS account (opt-in "
+                   "required); enable them in the AWS account to get their prices")
+    return ApiError(403, "region_not_enabled", message)
 
 
 def stored_prices(

@@ -247,8 +247,12 @@ def _paths() -> dict[str, Schema]:
             "`regions_missing`.",
             ["InstanceType", "Product", "Regions", "MaxAge"],
             {"200": _ok("the cheapest zone", "BestPrice"), "400": BAD_REQUEST,
+             "403": _error("region_not_enabled: no region of the question is enabled for the "
+                           "AWS account"),
              "404": _error("no_spot_offer (no region considered offers the type), "
-                           "instance_type_not_watched or region_not_watched"),
+                           "instance_type_not_watched, region_not_watched (no region asked "
+                           "for is watched) or unknown_region (a region asked for does not "
+                           "exist)"),
              "503": UNAVAILABLE},
             "getBestPrice", "prices",
         ),
