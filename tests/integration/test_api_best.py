@@ -116,8 +116,6 @@ def test_max_age_ignores_regions_whose_data_is_older(
         result = client.get("/best-price/t3.micro", params={"max_age": max_age}).json
         assert (result["region"], result["stale"]) == ("eu-west-1", False)
         assert (result["regions_considered"], result["regions_missing"]) == (1, ["us-east-1"])
-    none = client.get("/best-price/t3.micro", params={"max_age": "30s"})
-    assert (none.status_code, error_code(none)) == (404, "no_spot_offer")
     for bad in ("-5", "5 minutes", "5y", ""):
         result = client.get("/best-price/t3.micro", params={"max_age": bad})
         assert (result.status_code, error_code(result)) == (400, "invalid_parameter")
@@ -299,3 +297,23 @@ def test_regions_not_enabled_alone_are_a_403_and_with_others_missing(
     assert "regions ap-east-1, me-south-1 are not enabled" in both.json["error"]["message"]
     mixed = client.get("/best-price/t3.micro", params={"regions": "us-east-1,ap-east-1"})
     assert (mixed.status_code, mixed.json["regions_missing"]) == (200, ["ap-east-1"])
+
+
+def test_max_age_that_leaves_out_every_region_is_a_503_no_fresh_data_not_no_spot_offer(
+    store: Store, client: ContractClient
+) -> None:
+    # Every region offers the type; their data is only older than asked: no "no offer" claim.
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0030"}}, age=900)
+    seed(store, "eu-west-1", {"t3.micro": {"eu-west-1a": "0.0040"}}, age=60)
+    result = client.get("/best-price/t3.micro", params={"max_age": "30s"})
+    assert (result.status_code, error_code(result)) == (503, "no_fresh_data")
+    assert result.json["error"]["message"] == (
+        "no region has data on t3.micro (Linux/UNIX) younger than max_age=30s: the freshest "
+        "(eu-west-1) is 60s old")
+    assert result.headers["retry-after"] == "240"  # eu-west-1's next fetch, 300s after its last
+    # A region considered without an offer is no_spot_offer, and says what max_age left out.
+    seed(store, "ap-south-1", {}, also_asked=("t3.micro",), age=5)
+    result = client.get("/best-price/t3.micro", params={"max_age": "30s"})
+    assert (result.status_code, error_code(result)) == (404, "no_spot_offer")
+    assert "2 regions with data older than max_age=30s were left out" in result.json["error"][
+        "message"]

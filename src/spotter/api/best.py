@@ -88,7 +88,7 @@ class BestPriceResource(Resource):
         if choice.best is None:
             what = f"{instance_type} ({product})"
             raise coverage.why_no_answer(
-                choice, view, regions, what, max_age, facts, self.deps.settings
+                choice, view, regions, what, max_age, facts, self.deps.settings, now
             )
         prices, zone = choice.best
         expiry = self.deps.settings.cache_expiry

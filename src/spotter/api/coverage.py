@@ -124,14 +124,20 @@ def why_no_answer(
     max_age: float | None,
     facts: Facts,
     settings: Settings,
+    now: float,
 ) -> ApiError:
     """Why no zone won: no offer, data too old, regions not watched, or nothing fetched."""
     if choice.considered:
-        return not_found("no_spot_offer", f"{what} has no spot offer {_in(choice.considered)}")
-    if choice.too_old:
+        left_out = ""
+        if choice.too_old:
+            n = len(choice.too_old)
+            left_out = (f"; {count(n, 'region')} with data older than max_age={max_age:g}s "
+                        f"{'was' if n == 1 else 'were'} left out")
         return not_found(
-            "no_spot_offer", f"no region has data on {what} younger than max_age={max_age:g}s"
+            "no_spot_offer", f"{what} has no spot offer {_in(choice.considered)}{left_out}"
         )
+    if choice.too_old:
+        return _no_fresh_data(choice.too_old, view, what, max_age or 0.0, settings, now)
     # Nothing considered and nothing too old: no region of the question has an entry.
     if choice.absent and all(facts.not_enabled(r) for r in choice.absent):
         return region_not_enabled(*choice.absent)
@@ -140,6 +146,27 @@ def why_no_answer(
     if regions is not None and not watched:
         return not_found("region_not_watched", _not_watched(regions))
     return _nothing_stored(watched, what, facts, settings)
+
+
+def _no_fresh_data(
+    too_old: tuple[str, ...],
+    view: BestPriceView,
+    what: str,
+    max_age: float,
+    settings: Settings,
+    now: float,
+) -> ApiError:
+    """Every region with data was left out by `?max_age=`: the data exists, it is not fresh
+    enough yet; the freshest region's next fetch is when to ask again."""
+    freshest = max(too_old, key=lambda r: (view.entries[r].fetched_at, r))
+    fetched_at = view.entries[freshest].fetched_at
+    next_fetch = fetched_at + settings.update_interval - now
+    return unavailable(
+        "no_fresh_data",
+        f"no region has data on {what} younger than max_age={max_age:g}s: the freshest "
+        f"({freshest}) is {max(0.0, now - fetched_at):.0f}s old",
+        retry_after=next_fetch if next_fetch > 0 else not_yet_fetched_retry(settings),
+    )
 
 
 def _nothing_stored(watched: list[str], what: str, facts: Facts, settings: Settings) -> ApiError:

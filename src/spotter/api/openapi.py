@@ -162,7 +162,8 @@ PARAMETERS: dict[str, Schema] = {
     ),
     "MaxAge": _query(
         "max_age", {"type": "string", "pattern": DURATION_PATTERN, "examples": ["300", "5m"]},
-        "ignore regions whose data is older: seconds, or a duration such as 30s, 5m, 1h",
+        "ignore regions whose data is older: seconds, or a duration such as 30s, 5m, 1h "
+        "(leaving out every region with data: 503 no_fresh_data)",
     ),
     "Since": _query("since", {"type": "string", "format": "date-time"},
                     "only changes at or after this ISO-8601 time"),
@@ -253,7 +254,10 @@ def _paths() -> dict[str, Schema]:
                            "instance_type_not_watched, region_not_watched (no region asked "
                            "for is watched) or unknown_region (a region asked for does not "
                            "exist)"),
-             "503": UNAVAILABLE},
+             "503": _error("redis_unavailable (the store is unreachable), not_yet_fetched (a "
+                           "region of the question has never been fetched), no_fresh_data "
+                           "(max_age left out every region with data) or aws_unauthorized; "
+                           "retry after Retry-After", retry=True)},
             "getBestPrice", "prices",
         ),
         "/regions": _get(
