@@ -317,3 +317,24 @@ def test_max_age_that_leaves_out_every_region_is_a_503_no_fresh_data_not_no_spot
     assert (result.status_code, error_code(result)) == (404, "no_spot_offer")
     assert "2 regions with data older than max_age=30s were left out" in result.json["error"][
         "message"]
+
+
+def test_no_offer_in_replayed_data_is_not_claimed_as_a_fact_about_aws(
+    store: Store, client: ContractClient
+) -> None:
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0035"}}, also_asked=("u-6tb1.metal",),
+         source="replay")
+    replayed = client.get("/best-price/u-6tb1.metal")
+    assert (replayed.status_code, error_code(replayed)) == (404, "no_spot_offer")
+    assert replayed.json["error"]["message"] == (
+        "no recorded spot price for u-6tb1.metal (Linux/UNIX) in the 1 region considered "
+        "(us-east-1) in the replayed data (a window of price changes, not every offer)")
+    seed(store, "eu-west-1", {"t3.micro": {"eu-west-1a": "0.0035"}}, also_asked=("u-6tb1.metal",))
+    mixed = client.get("/best-price/u-6tb1.metal").json["error"]["message"]
+    assert mixed == (
+        "u-6tb1.metal (Linux/UNIX) has no spot offer and no recorded spot price in any of the 2 "
+        "regions considered (1 fetched from AWS, 1 replayed: a window of price changes, not "
+        "every offer)")
+    only_aws = client.get("/best-price/u-6tb1.metal", params={"regions": "eu-west-1"})
+    assert only_aws.json["error"]["message"] == (
+        "u-6tb1.metal (Linux/UNIX) has no spot offer in the 1 region considered (eu-west-1)")

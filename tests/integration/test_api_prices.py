@@ -247,3 +247,19 @@ def test_history_of_an_unknown_region_is_an_error_not_an_empty_list(
     store.mark_watched(["us-east-1"])  # an empty store knows nothing yet: that is a 503
     result = client.get("/spot-prices/xx-nowhere-1/t3.micro/history")
     assert (result.status_code, error_code(result)) == (404, "unknown_region")
+
+
+def test_no_offer_in_replayed_data_is_not_claimed_as_a_fact_about_aws(
+    store: Store, client: ContractClient
+) -> None:
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0035"}}, also_asked=("u-6tb1.metal",),
+         source="replay")
+    seed(store, "eu-west-1", {"t3.micro": {"eu-west-1a": "0.0035"}}, also_asked=("u-6tb1.metal",))
+    replayed = client.get("/spot-prices/us-east-1/u-6tb1.metal")
+    assert (replayed.status_code, error_code(replayed)) == (404, "no_spot_offer")
+    assert replayed.json["error"]["message"] == (
+        "no recorded spot price for u-6tb1.metal (Linux/UNIX) in any zone of us-east-1 in the "
+        "replayed data (a window of price changes, not every offer)")
+    fetched = client.get("/spot-prices/eu-west-1/u-6tb1.metal")
+    assert fetched.json["error"]["message"] == (
+        "u-6tb1.metal (Linux/UNIX) has no spot offer in any zone of eu-west-1")

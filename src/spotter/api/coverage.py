@@ -16,6 +16,7 @@ from spotter.api.errors import ApiError, not_found, unavailable
 from spotter.api.lookup import (
     NOT_OPTED_IN,
     UNAUTHORIZED_MESSAGE,
+    no_offer,
     not_yet_fetched_retry,
     region_not_enabled,
 )
@@ -133,9 +134,8 @@ def why_no_answer(
             n = len(choice.too_old)
             left_out = (f"; {count(n, 'region')} with data older than max_age={max_age:g}s "
                         f"{'was' if n == 1 else 'were'} left out")
-        return not_found(
-            "no_spot_offer", f"{what} has no spot offer {_in(choice.considered)}{left_out}"
-        )
+        sources = [view.entries[r].source for r in choice.considered]
+        return no_offer(what, _in(choice.considered), sources, left_out)
     if choice.too_old:
         return _no_fresh_data(choice.too_old, view, what, max_age or 0.0, settings, now)
     # Nothing considered and nothing too old: no region of the question has an entry.

@@ -2,14 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from spotter.api.errors import ApiError, not_found, unavailable
 from spotter.api.wording import names
 from spotter.config import Settings
-from spotter.model import RegionPrices, RegionStatus
+from spotter.model import SOURCE_REPLAY, RegionPrices, RegionStatus
 from spotter.store import SpotPricesView, Store
 
 NOT_OPTED_IN = "not-opted-in"
 UNAUTHORIZED_MESSAGE = "AWS credentials lack ec2:DescribeSpotPriceHistory (UnauthorizedOperation)"
+#: What replayed data is: the recorded changes of a window of time, so a type without a recorded
+#: price in a region may well have an offer there.
+REPLAY_CAVEAT = "(a window of price changes, not every offer)"
+
+
+def no_offer(what: str, where: str, sources: Collection[str], also: str = "") -> ApiError:
+    """404 `no_spot_offer`, claiming no more than the data can tell: AWS's answer says the type
+    has no spot offer; a replay holds only the price changes recorded in a window of time."""
+    replayed = sum(1 for source in sources if source == SOURCE_REPLAY)
+    if replayed == 0:
+        message = f"{what} has no spot offer {where}"
+    elif replayed == len(sources):
+        message = f"no recorded spot price for {what} {where} in the replayed data {REPLAY_CAVEAT}"
+    else:
+        message = (f"{what} has no spot offer and no recorded spot price {where} "
+                   f"({len(sources) - replayed} fetched from AWS, {replayed} replayed: "
+                   f"{REPLAY_CAVEAT[1:-1]})")
+    return not_found("no_spot_offer", message + also)
 
 
 def not_yet_fetched_retry(settings: Settings) -> float:

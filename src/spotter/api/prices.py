@@ -6,8 +6,7 @@ import falcon
 
 from spotter.api import answers, params, render
 from spotter.api.deps import Resource
-from spotter.api.errors import not_found
-from spotter.api.lookup import stored_prices
+from spotter.api.lookup import no_offer, stored_prices
 
 
 class SpotPricesResource(Resource):
@@ -24,10 +23,8 @@ class SpotPricesResource(Resource):
         view = self.deps.store.spot_prices_view(region, instance_type, product)
         prices = stored_prices(view, region, instance_type, product, settings, self.deps.store)
         if not prices.zones:
-            raise not_found(
-                "no_spot_offer",
-                f"{instance_type} ({product}) has no spot offer in any zone of {region}",
-            )
+            raise no_offer(f"{instance_type} ({product})", f"in any zone of {region}",
+                           [prices.source])
         now, expiry = self.deps.clock(), settings.cache_expiry
         answers.json_body(
             resp, view.memo, "body", render.clock_stamp(prices, now, expiry),
