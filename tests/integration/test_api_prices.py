@@ -263,3 +263,47 @@ def test_no_offer_in_replayed_data_is_not_claimed_as_a_fact_about_aws(
     fetched = client.get("/spot-prices/eu-west-1/u-6tb1.metal")
     assert fetched.json["error"]["message"] == (
         "u-6tb1.metal (Linux/UNIX) has no spot offer in any zone of eu-west-1")
+
+
+def test_advice_to_watch_a_type_or_a_region_fits_every_way_spotter_runs(
+    store: Store, client: ContractClient
+) -> None:
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0035"}})
+    store.set_catalog({"us-east-1": "opt-in-not-required", "eu-west-3": "opt-in-not-required"})
+    kind = client.get("/spot-prices/us-east-1/c5.large").json["error"]["message"]
+    assert kind.endswith(
+        "add it to a SpotWatch's instanceTypes (Kubernetes), or to INSTANCE_TYPES "
+        "(spotter up / fetch) or --instance-types (spotter fetch)")
+    best = client.get("/best-price/c5.large").json["error"]["message"]
+    assert "INSTANCE_TYPES" in best and "SpotWatch's instanceTypes (Kubernetes)" in best
+    for path, query in (("/spot-prices/eu-west-3/t3.micro", ""),
+                        ("/best-price/t3.micro", "regions=eu-west-3")):
+        region = client.get(path, query_string=query).json["error"]["message"]
+        assert region.endswith(
+            "add it to a SpotWatch's regions (Kubernetes), or to SPOTTER_REGIONS or --regions "
+            "(spotter up / fetch)"), region
+
+
+def test_an_unwatched_name_within_two_edits_of_a_known_one_is_suggested(
+    store: Store, client: ContractClient
+) -> None:
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0035"},
+                              "c5.large": {"us-east-1a": "0.04"}})
+    seed(store, "eu-west-1", {"m6g.xlarge": {"eu-west-1a": "0.07"}})
+    store.set_catalog({"us-east-1": "opt-in-not-required", "eu-west-1": "opt-in-not-required"})
+    cases = [
+        ("/spot-prices/us-east-1/c5.larg", "c5.larg (Linux/UNIX) is not watched in us-east-1 "
+                                           "(did you mean c5.large?); add it"),
+        ("/spot-prices/us-east-1/t3.mirco", "(did you mean t3.micro?)"),
+        ("/best-price/m6g.xlrge", "m6g.xlrge (Linux/UNIX) is not watched in any region "
+                                  "(did you mean m6g.xlarge?); add it"),
+        ("/spot-prices/us-esat-1/t3.micro", "unknown region us-esat-1 (did you mean us-east-1?)"),
+    ]
+    for path, expected in cases:
+        result = client.get(path)
+        assert result.status_code == 404 and expected in result.json["error"]["message"], path
+    # Only a type watched in the region asked is suggested there, and only a near one.
+    for path in ("/spot-prices/us-east-1/m6g.xlrge", "/spot-prices/us-east-1/p4d.24xlarge",
+                 "/best-price/p4d.24xlarge"):
+        result = client.get(path)
+        assert result.status_code == 404 and "did you mean" not in result.json["error"]["message"]

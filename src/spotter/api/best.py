@@ -86,9 +86,9 @@ class BestPriceResource(Resource):
             total = len(choice.considered) + len(choice.missing)
             coverage.check(view, choice.absent, total, facts, self.deps.settings)
         if choice.best is None:
-            what = f"{instance_type} ({product})"
             raise coverage.why_no_answer(
-                choice, view, regions, what, max_age, facts, self.deps.settings, now
+                choice, view, regions, (instance_type, product), max_age, facts,
+                self.deps.settings, now,
             )
         prices, zone = choice.best
         expiry = self.deps.settings.cache_expiry

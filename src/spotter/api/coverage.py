@@ -19,8 +19,11 @@ from spotter.api.lookup import (
     no_offer,
     not_yet_fetched_retry,
     region_not_enabled,
+    type_not_watched,
+    unknown_region,
+    watch_regions,
 )
-from spotter.api.wording import closest, count, has_have, names
+from spotter.api.wording import count, has_have, names
 from spotter.config import Settings
 from spotter.model import RegionStatus
 from spotter.store import BestPriceView, Store
@@ -33,20 +36,20 @@ class Facts:
     """Statuses of some regions and the region catalog, each read at most once, when asked."""
 
     def __init__(self, store: Store, regions: Iterable[str]) -> None:
-        self._store = store
+        self.store = store
         self._regions = tuple(regions)
         self._statuses: dict[str, RegionStatus] | None = None
         self._catalog: dict[str, str] | None = None
 
     def status(self, region: str) -> RegionStatus:
         if self._statuses is None:
-            self._statuses = self._store.region_statuses(self._regions)
+            self._statuses = self.store.region_statuses(self._regions)
         return self._statuses.get(region) or RegionStatus(region=region)
 
     @property
     def catalog(self) -> dict[str, str]:
         if self._catalog is None:
-            self._catalog = self._store.catalog()
+            self._catalog = self.store.catalog()
         return self._catalog
 
     def not_enabled(self, region: str) -> bool:
@@ -106,28 +109,25 @@ def check(
 def _unknown_regions(unknown: list[str], catalog: dict[str, str]) -> ApiError:
     if len(unknown) > 1:
         return not_found(
-            "unknown_region", f"unknown regions {names(unknown)}: AWS lists no such regions "
-            "for this account"
+            "unknown_region",
+            f"unknown regions {names(unknown)}: AWS lists no such regions for this account",
         )
-    guess = closest(unknown[0], catalog)
-    hint = f" (did you mean {guess}?)" if guess else ""
-    return not_found(
-        "unknown_region", f"unknown region {unknown[0]}{hint}: AWS lists no such region for "
-        "this account"
-    )
+    return unknown_region(unknown[0], catalog)
 
 
 def why_no_answer(
     choice: Choice,
     view: BestPriceView,
     regions: tuple[str, ...] | None,
-    what: str,
+    asked: tuple[str, str],
     max_age: float | None,
     facts: Facts,
     settings: Settings,
     now: float,
 ) -> ApiError:
-    """Why no zone won: no offer, data too old, regions not watched, or nothing fetched."""
+    """Why no zone won for `asked` (type, product): no offer, data too old, regions not
+    watched, or nothing fetched."""
+    what = f"{asked[0]} ({asked[1]})"
     if choice.considered:
         left_out = ""
         if choice.too_old:
@@ -141,11 +141,11 @@ def why_no_answer(
     # Nothing considered and nothing too old: no region of the question has an entry.
     if choice.absent and all(facts.not_enabled(r) for r in choice.absent):
         return region_not_enabled(*choice.absent)
-    asked = set(regions) if regions is not None else view.watched
-    watched = sorted(view.watched & asked)
+    question = set(regions) if regions is not None else view.watched
+    watched = sorted(view.watched & question)
     if regions is not None and not watched:
         return not_found("region_not_watched", _not_watched(regions))
-    return _nothing_stored(watched, what, facts, settings)
+    return _nothing_stored(watched, asked, view, facts, settings)
 
 
 def _no_fresh_data(
@@ -169,17 +169,21 @@ def _no_fresh_data(
     )
 
 
-def _nothing_stored(watched: list[str], what: str, facts: Facts, settings: Settings) -> ApiError:
+def _nothing_stored(
+    watched: list[str],
+    asked: tuple[str, str],
+    view: BestPriceView,
+    facts: Facts,
+    settings: Settings,
+) -> ApiError:
     retry = not_yet_fetched_retry(settings)
     if not watched:
         return unavailable("not_yet_fetched", "no region is watched yet", retry_after=retry)
     # Every region of the question is without an entry here: `facts` holds their statuses.
     statuses = [facts.status(region) for region in watched]
     if any(s.last_success is not None for s in statuses):
-        return not_found(
-            "instance_type_not_watched",
-            f"{what} is not watched in any region; add it to a SpotWatch",
-        )
+        # The view is not renewed when other types are written: a suggestion may lag a little.
+        return type_not_watched(facts.store, view.memo, asked, "in any region", None)
     if all(facts.not_enabled(r) for r in watched):
         return region_not_enabled(*watched)
     if any(s.state == "unauthorized" for s in statuses):
@@ -201,5 +205,7 @@ def _in(regions: tuple[str, ...]) -> str:
 
 def _not_watched(regions: tuple[str, ...]) -> str:
     if len(regions) == 1:
-        return f"the region asked for ({regions[0]}) is not watched"
-    return f"none of the {count(len(regions), 'region')} asked for ({names(regions)}) is watched"
+        return f"the region asked for ({regions[0]}) is not watched; {watch_regions()}"
+    n = len(regions)
+    return (f"none of the {count(n, 'region')} asked for ({names(regions)}) is watched; "
+            f"{watch_regions(n)}")

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Hashable
+from typing import Any
 
+from spotter.api import answers
 from spotter.api.errors import ApiError, not_found, unavailable
-from spotter.api.wording import names
+from spotter.api.wording import closest, names
 from spotter.config import Settings
 from spotter.model import SOURCE_REPLAY, RegionPrices, RegionStatus
 from spotter.store import SpotPricesView, Store
@@ -15,6 +17,41 @@ UNAUTHORIZED_MESSAGE = "AWS credentials lack ec2:DescribeSpotPriceHistory (Unaut
 #: What replayed data is: the recorded changes of a window of time, so a type without a recorded
 #: price in a region may well have an offer there.
 REPLAY_CAVEAT = "(a window of price changes, not every offer)"
+#: Where a type or a region gets watched, for every way Spotter runs.
+WATCH_TYPE = ("add it to a SpotWatch's instanceTypes (Kubernetes), or to INSTANCE_TYPES "
+              "(spotter up / fetch) or --instance-types (spotter fetch)")
+
+
+def watch_regions(n: int = 1) -> str:
+    """Where a region gets watched, for every way Spotter runs."""
+    return (f"add {'it' if n == 1 else 'them'} to a SpotWatch's regions (Kubernetes), or to "
+            "SPOTTER_REGIONS or --regions (spotter up / fetch)")
+
+
+def type_not_watched(
+    store: Store,
+    memo: dict[Hashable, Any],
+    what: tuple[str, str],
+    where: str,
+    regions: Collection[str] | None,
+) -> ApiError:
+    """404 `instance_type_not_watched` for `what` (type, product), with the watched type of
+    that product within two edits of it, if any (in `regions`, or anywhere when None). Read
+    only on this error path, once per view (`memo`): the freshness hashes name the types."""
+    instance_type, product = what
+
+    def suggestion() -> str:
+        stored = store.stored_index().stored
+        known = {t for (p, r), types in stored.items()
+                 if p == product and (regions is None or r in regions) for t in types}
+        guess = closest(instance_type, known)
+        return f" (did you mean {guess}?)" if guess else ""
+
+    hint = answers.memoized(memo, ("did_you_mean", instance_type, product), suggestion)
+    return not_found(
+        "instance_type_not_watched",
+        f"{instance_type} ({product}) is not watched {where}{hint}; {WATCH_TYPE}",
+    )
 
 
 def no_offer(what: str, where: str, sources: Collection[str], also: str = "") -> ApiError:
@@ -76,9 +113,9 @@ def stored_prices(
         if view.catalog_known and view.catalog_status is not None:
             raise not_found(
                 "region_not_watched",
-                f"region {region} exists but no SpotWatch covers it; add it to a SpotWatch",
+                f"region {region} exists but is not watched; {watch_regions()}",
             )
-        raise not_found("unknown_region", f"unknown region {region}")
+        raise unknown_region(region, store.catalog() if view.catalog_known else {})
     if not view.region_fetched:
         if status.state == "unauthorized":
             raise unavailable(
@@ -93,10 +130,18 @@ def stored_prices(
                 retry_after=not_yet_fetched_retry(settings),
             )
     # Fetched before (for this product, or for another one): this type or product is not asked.
-    raise not_found(
-        "instance_type_not_watched",
-        f"{instance_type} ({product}) is not watched in {region}; "
-        "add it to a SpotWatch",
+    raise type_not_watched(store, view.memo, (instance_type, product), f"in {region}", [region])
+
+
+def unknown_region(region: str, catalog: Collection[str]) -> ApiError:
+    """404 `unknown_region`; with the catalog (when known), its region within two edits."""
+    if not catalog:
+        return not_found("unknown_region", f"unknown region {region}")
+    guess = closest(region, catalog)
+    hint = f" (did you mean {guess}?)" if guess else ""
+    return not_found(
+        "unknown_region",
+        f"unknown region {region}{hint}: AWS lists no such region for this account",
     )
 
 
