@@ -233,7 +233,9 @@ def test_history_is_oldest_first_and_filters_by_window_and_zone(
     assert [p["price"] for p in plus.json["points"]] == [0.0031]
     reversed_window = client.get("/spot-prices/us-east-1/t3.micro/history",
                                  query_string="since=2024-12-24&until=2024-12-23")
-    assert reversed_window.json["points"] == []
+    assert (reversed_window.status_code, error_code(reversed_window)) == (400, "invalid_parameter")
+    assert "since ('2024-12-24') is later than until ('2024-12-23')" in reversed_window.json[
+        "error"]["message"]
     ancient = client.get("/spot-prices/us-east-1/t3.micro/history",
                          query_string="since=0001-01-01T00:00:00%2B05:00&zone=us-east-1a")
     assert ancient.json["since"] == "0001-01-01T00:00:00Z" and len(ancient.json["points"]) == 3
@@ -307,3 +309,4 @@ def test_an_unwatched_name_within_two_edits_of_a_known_one_is_suggested(
                  "/best-price/p4d.24xlarge"):
         result = client.get(path)
         assert result.status_code == 404 and "did you mean" not in result.json["error"]["message"]
+

@@ -115,9 +115,14 @@ def test_rfc3339_times_python_cannot_hold_are_still_understood() -> None:
     assert since("9999-12-31T23:59:59-05:00") == datetime.max.replace(tzinfo=UTC)
 
 
-def test_a_reversed_window_is_accepted_and_simply_holds_nothing() -> None:
-    since, until = params.window(req("since=2024-12-25&until=2024-12-24"))
-    assert since is not None and until is not None and since > until
+def test_a_window_that_ends_before_it_starts_is_invalid_parameter() -> None:
+    assert rejected(params.window, req("since=2024-12-25&until=2024-12-24")) == (
+        400, "invalid_parameter")
+    assert rejected(params.window, req("since=2024-12-24T03:00:00%2B01:00&until=2024-12-24T01:59Z")
+                    ) == (400, "invalid_parameter")
+    # One instant is a window; so are open-ended ones.
+    assert params.window(req("since=2024-12-24T02:00:00Z&until=2024-12-24T03:00:00%2B01:00"))[0]
+    assert params.window(req("until=2024-12-24")) == (None, datetime(2024, 12, 24, tzinfo=UTC))
 
 
 def test_empty_product_and_zone_are_malformed() -> None:

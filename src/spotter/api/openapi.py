@@ -168,7 +168,7 @@ PARAMETERS: dict[str, Schema] = {
     "Since": _query("since", {"type": "string", "format": "date-time"},
                     "only changes at or after this ISO-8601 time"),
     "Until": _query("until", {"type": "string", "format": "date-time"},
-                    "only changes at or before this ISO-8601 time (before since: no points)"),
+                    "only changes at or before this ISO-8601 time (not before since)"),
     "Zone": _query(
         "zone", {"type": "string", "maxLength": 48,
                  "anyOf": [{"pattern": ZONE_RE.pattern}, {"pattern": ZONE_ID_RE.pattern}]},

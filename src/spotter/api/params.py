@@ -169,8 +169,16 @@ def moment(req: falcon.Request, name: str) -> datetime | None:
 
 
 def window(req: falcon.Request) -> tuple[datetime | None, datetime | None]:
-    """`?since=` and `?until=`; a window that ends before it starts simply holds nothing."""
-    return moment(req, "since"), moment(req, "until")
+    """`?since=` and `?until=`; a window that ends before it starts is a 400 (the two were
+    swapped, or one is wrong), not an empty answer that looks like "no price changes"."""
+    since, until = moment(req, "since"), moment(req, "until")
+    if since is not None and until is not None and since > until:
+        raise bad_request(
+            "invalid_parameter",
+            f"since ({_shown(req.params['since'])}) is later than until "
+            f"({_shown(req.params['until'])}): the window ends before it starts",
+        )
+    return since, until
 
 
 def zone(req: falcon.Request) -> str | None:
