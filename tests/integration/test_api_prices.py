@@ -310,3 +310,35 @@ def test_an_unwatched_name_within_two_edits_of_a_known_one_is_suggested(
         result = client.get(path)
         assert result.status_code == 404 and "did you mean" not in result.json["error"]["message"]
 
+
+def test_history_of_a_zone_the_region_has_no_prices_in_is_a_404_unknown_zone(
+    store: Store, client: ContractClient
+) -> None:
+    # us-east-1c had t3.micro until five hours ago; now only a and b have it.
+    old = NOW - timedelta(hours=5)
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1c": "0.0050"}}, changed=old,
+         now=old + timedelta(minutes=1))
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0035", "us-east-1b": "0.0036"}},
+         also_asked=("u-6tb1.metal",))
+    path = "/spot-prices/us-east-1/t3.micro/history"
+    for zone, message in (
+        ("us-east-1z", "zone us-east-1z is not among the zones of us-east-1 with prices of "
+                       "t3.micro (Linux/UNIX); those are us-east-1a (use1-az1), us-east-1b "
+                       "(use1-az2), us-east-1c (use1-az3)"),
+        ("us-west-2a", "zone us-west-2a is not in us-east-1; those are"),
+        ("us-east-10a", "zone us-east-10a is not in us-east-1"),
+        ("euw1-az1", "zone euw1-az1 is not among the zones of us-east-1"),
+    ):
+        result = client.get(path, params={"zone": zone})
+        assert (result.status_code, error_code(result)) == (404, "unknown_zone"), zone
+        assert result.json["error"]["message"].startswith(message), result.json
+    # Known zones, by name or id, even one with no change in the window asked.
+    assert len(client.get(path, params={"zone": "use1-az2"}).json["points"]) == 1
+    since = (NOW - timedelta(hours=1)).isoformat()
+    result = client.get(path, params={"zone": "us-east-1c", "since": since})
+    assert (result.status_code, result.json["points"]) == (200, [])
+    # A type with no offer in the region has no zone to tell one by, but us-west-2a is elsewhere.
+    nothing = "/spot-prices/us-east-1/u-6tb1.metal/history"
+    assert client.get(nothing, params={"zone": "us-east-1a"}).json["points"] == []
+    result = client.get(nothing, params={"zone": "us-west-2a"})
+    assert (result.status_code, error_code(result)) == (404, "unknown_zone")

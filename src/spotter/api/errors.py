@@ -19,6 +19,7 @@ REDIS_RETRY_AFTER = 5
 ERROR_CODES: tuple[str, ...] = (
     "invalid_region", "invalid_instance_type", "invalid_product", "invalid_parameter",
     "unknown_region", "region_not_watched", "region_not_enabled", "instance_type_not_watched",
+    "unknown_zone",
     "no_spot_offer", "not_yet_fetched", "no_fresh_data", "aws_unauthorized", "redis_unavailable",
     "not_found", "method_not_allowed", "bad_request", "internal_error",
 )

@@ -172,7 +172,8 @@ PARAMETERS: dict[str, Schema] = {
     "Zone": _query(
         "zone", {"type": "string", "maxLength": 48,
                  "anyOf": [{"pattern": ZONE_RE.pattern}, {"pattern": ZONE_ID_RE.pattern}]},
-        "only this zone, by name (us-east-1a) or id (use1-az4)",
+        "only this zone, by name (us-east-1a) or id (use1-az4); one the region has no "
+        "prices of the type in is a 404 unknown_zone",
     ),
 }
 
@@ -234,7 +235,9 @@ def _paths() -> dict[str, Schema]:
             ["Region", "InstanceType", "Product", "Since", "Until", "Zone"],
             {"200": _ok("price changes", "History"), "400": BAD_REQUEST,
              "403": _error("region_not_enabled: the region is not enabled for the AWS account"),
-             "404": _error("unknown_region, region_not_watched or instance_type_not_watched"),
+             "404": _error("unknown_region, region_not_watched, instance_type_not_watched or "
+                           "unknown_zone (`zone` is no zone of the region with prices of the "
+                           "type)"),
              "503": UNAVAILABLE},
             "getSpotPriceHistory", "prices",
         ),
