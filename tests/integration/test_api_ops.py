@@ -99,7 +99,7 @@ def test_unknown_routes_and_other_methods_answer_json(client: ContractClient) ->
         result = client.client.simulate_request(method, "/spot-prices/us-east-1/t3.micro")
         assert result.status_code == 405
         assert result.json["error"]["code"] == "method_not_allowed"
-        assert result.headers["allow"] == "GET"
+        assert result.headers["allow"] == "GET, HEAD"
 
 
 def test_request_id_is_passed_through_or_generated(client: ContractClient) -> None:
@@ -196,3 +196,24 @@ def test_a_misspelt_query_parameter_is_named_with_the_one_meant(
     result = client.get("/best-price/t3.micro", query_string=query)
     assert (result.status_code, result.json["error"]["code"]) == (400, "invalid_parameter")
     assert f"{named!r} (did you mean {meant!r}?)" in result.json["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    "path, same_length",
+    [("/spot-prices/us-east-1/t3.micro", True), ("/spot-prices/us-east-1/t3.micro/history", True),
+     ("/best-price/t3.micro", True), ("/regions", True), ("/openapi.json", True),
+     ("/spot-prices/us-east-1/c5.large", True), ("/best-price/t3..micro", True),
+     ("/health", False), ("/healthz", False), ("/readyz", False), ("/metrics", False)],
+)
+def test_head_is_answered_like_get_without_a_body_on_every_route(
+    store: Store, client: ContractClient, path: str, same_length: bool
+) -> None:
+    seed(store, "us-east-1", {"t3.micro": {"us-east-1a": "0.0035"}})
+    get = client.get(path)
+    head = client.client.simulate_head(path)
+    assert (head.status_code, head.content) == (get.status_code, b"")
+    assert head.headers["content-type"] == get.headers["content-type"]
+    if same_length:  # the others carry a latency, a worker id or counters that move
+        assert int(head.headers["content-length"]) == len(get.content)
+    # HEAD is checked for unknown query parameters like GET.
+    assert client.client.simulate_head(path, query_string="x=1").status_code == 400

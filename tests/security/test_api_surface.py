@@ -59,12 +59,22 @@ def test_the_api_is_read_only(live_api: ApiServer, figures: FigureLog) -> None:
             tried += 1
             assert answer.status_code == 405, (method, route, answer.status_code)
             assert answer.json()["error"]["code"] == "method_not_allowed"
-            assert answer.headers["Allow"] == "GET"
+            assert answer.headers["Allow"] == "GET, HEAD"
     figures.record(
         "Security: write methods (POST, PUT, DELETE, PATCH, OPTIONS) on every route",
-        tried=f"{tried} requests", served=f"{tried}x405 JSON method_not_allowed, Allow: GET",
+        tried=f"{tried} requests",
+        served=f"{tried}x405 JSON method_not_allowed, Allow: GET, HEAD",
         lost="nothing (no key written)", recovery="n/a", group="security",
     )
+
+
+def test_head_is_answered_on_every_route_without_a_body(live_api: ApiServer) -> None:
+    for route in ROUTES:
+        get = live_api.get(route)
+        head = live_api.session.head(live_api.url + route, timeout=10)
+        assert (head.status_code, head.content) == (get.status_code, b""), route
+        assert head.headers["content-type"] == get.headers["content-type"]
+        assert int(head.headers["content-length"]) > 0, route
 
 
 ODD_PATHS = [

@@ -50,15 +50,23 @@ class Deps:
         return self.stores.get()
 
 
+#: The methods every route answers; any other is a 405.
+ALLOWED = ("GET", "HEAD")
+
+
 class ReadOnly:
-    """GET only. OPTIONS is refused like any other method: the API is read-only and serves no
-    browser preflights."""
+    """GET, and HEAD: the same answer without its body. OPTIONS is refused like any other
+    method: the API is read-only and serves no browser preflights."""
 
     #: The query parameters the route takes; any other is a 400 (params.KnownQuery).
     QUERY: tuple[str, ...] = ()
 
+    def on_head(self, req: falcon.Request, resp: falcon.Response, **params: str) -> None:
+        # Falcon sends no body for HEAD and keeps the Content-Length of the one made here.
+        self.on_get(req, resp, **params)  # type: ignore[attr-defined]
+
     def on_options(self, req: falcon.Request, resp: falcon.Response, **_: str) -> None:
-        raise falcon.HTTPMethodNotAllowed(["GET"])
+        raise falcon.HTTPMethodNotAllowed(list(ALLOWED))
 
 
 class Resource(ReadOnly):

@@ -8,6 +8,7 @@ from typing import Any
 
 import falcon
 
+from spotter.api.deps import ALLOWED
 from spotter.store import StoreUnavailable
 
 log = logging.getLogger("spotter.api")
@@ -89,7 +90,8 @@ def _on_http_error(
     if status == 404:
         message = f"no such resource: {req.path}; see /openapi.json"
     elif status == 405:
-        message = f"method {req.method} is not allowed; this API is read-only (GET)"
+        allowed = ", ".join(ALLOWED)
+        message = f"method {req.method} is not allowed; this API is read-only ({allowed})"
     else:
         message = ex.description or ex.title or "request failed"
     code = _HTTP_CODES.get(status, "bad_request" if status < 500 else "internal_error")
@@ -97,8 +99,8 @@ def _on_http_error(
     for name, value in (ex.headers or {}).items():
         resp.set_header(name, value)
     if status == 405:
-        # Falcon would list OPTIONS too, which every resource refuses: the API is GET only.
-        resp.set_header("Allow", "GET")
+        # Falcon would list OPTIONS too, which every resource refuses: the API is read-only.
+        resp.set_header("Allow", ", ".join(ALLOWED))
 
 
 def _on_unexpected(req: falcon.Request, resp: falcon.Response, ex: Exception, params: Any) -> None:

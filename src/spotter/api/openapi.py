@@ -328,7 +328,8 @@ def document() -> dict[str, Any]:
             "description": "EC2 spot prices per region and zone, read from Spotter's store. "
                            "Errors are JSON {\"error\": {\"code\", \"message\"}}; trailing "
                            "slashes are ignored; a query parameter a route does not take is a "
-                           "400 invalid_parameter; the API is read-only (GET).",
+                           "400 invalid_parameter; the API is read-only: GET, and HEAD (the same "
+                           "answer without its body) on every route.",
         },
         "paths": _paths(),
         "components": {"schemas": SCHEMAS, "parameters": PARAMETERS},

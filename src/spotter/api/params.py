@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import falcon
 
+from spotter.api.deps import ALLOWED
 from spotter.api.errors import ApiError, bad_request
 from spotter.api.wording import closest, count, names
 from spotter.config import ConfigError, parse_duration
@@ -47,7 +48,7 @@ class KnownQuery:
     def process_resource(
         self, req: falcon.Request, resp: falcon.Response, resource: object, params: object
     ) -> None:
-        if resource is None or req.method not in ("GET", "HEAD"):
+        if resource is None or req.method not in ALLOWED:
             return  # no route (a 404), or a write (a 405): those answers come first
         accepted: tuple[str, ...] = getattr(resource, "QUERY", ())
         unknown = [name for name in req.params if name not in accepted]
