@@ -1,8 +1,8 @@
 """Where the time goes: py-spy on one API worker under wrk load, and on a fetch cycle.
 
 `python -m bench.profile [--seconds 8]` prints, for each, the frames with the most samples
-(inclusive and self), as docs/benchmarks.md quotes them. py-spy samples only while the GIL is
-held for the API (--gil: CPU, not waiting), and every thread's stack for the fetcher.
+(inclusive and self), as docs/benchmarks.md quotes them. py-spy samples the thread holding the
+GIL (--gil): where the CPU goes, not where threads wait.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ def profile_fetch(workdir: Path) -> Path:
     try:
         out = workdir / "fetch.raw"
         subprocess.run(
-            [PY_SPY, "record", "-r", "250", "-f", "raw", "-o", str(out), "--",
+            [PY_SPY, "record", "--gil", "-r", "250", "-f", "raw", "-o", str(out), "--",
              sys.executable, "-m", "bench.fetch_child",
              "--redis", f"redis://127.0.0.1:{redis_proc.port}/0", "--endpoint", replay.url,
              "--regions", ",".join(regions), "--types", ",".join(types), "--cycles", "2"],
@@ -107,7 +107,7 @@ def main(argv: list[str]) -> int:
         for route in serving.routes("r5.xlarge", "us-east-1"):
             print(f"== API worker, GET {route.path}, wrk 16 connections (py-spy --gil)")
             print(top_frames(profile_api(workdir, args.seconds, route.path), args.top))
-        print("== fetch: 34 regions x 200 types, 100 ms a call, two cycles (py-spy, all threads)")
+        print("== fetch: 34 regions x 200 types, 100 ms a call, two cycles (py-spy --gil)")
         print(top_frames(profile_fetch(workdir), args.top))
     return 0
 

@@ -1,7 +1,7 @@
 """`make bench`: serving, scaling, fetching and memory figures of Spotter next to their ceilings,
 measured side by side in one run on this machine, printed as one table.
 
-`python -m bench.run [--seconds 4] [--json results.json]`
+`python -m bench.run [--seconds 6] [--json results.json] [--doc docs/benchmarks.md]`
 """
 
 from __future__ import annotations
@@ -65,7 +65,9 @@ def machine() -> dict[str, Any]:
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=4.0, help="length of each load run")
+    parser.add_argument(
+        "--seconds", type=float, default=6.0, help="seconds of load per server and figure"
+    )
     parser.add_argument("--workers", type=int, default=2, help="Gunicorn workers (both apps)")
     parser.add_argument("--threads", type=int, default=4, help="Gunicorn threads (both apps)")
     parser.add_argument("--json", type=Path, help="also write every raw figure here")
@@ -179,8 +181,8 @@ def run_text(info: dict[str, Any], args: argparse.Namespace, table: Table, summa
         f"redis-py {info['redis_py']}; {info['redis']}; {info['wrk']}",
         f"- Load average (1, 5, 15 min) before the run: {before}",
         f"- Gunicorn for both apps: {args.workers} workers x {args.threads} threads (gthread); "
-        f"each load figure: mean of two {max(1, round(args.seconds / 2))} s wrk runs "
-        "(one thread) ordered API, ceiling, ceiling, API",
+        f"each load figure: the median of three {max(1, round(args.seconds / 3))} s wrk runs "
+        "(one thread), ordered API, ceiling, ceiling, API, API, ceiling",
         "",
         table.markdown(),
         "",

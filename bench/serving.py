@@ -5,6 +5,7 @@ next to redis-benchmark of the Redis commands one request issues; and /best-pric
 from __future__ import annotations
 
 import json
+import statistics
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -98,24 +99,28 @@ def start_servers(
     return Servers(api, uncached, baseline, bodies)
 
 
+#: The order of the runs of a pair: each side three times, so that a drift of the machine's load
+#: falls on both alike, and one disturbed run does not decide (medians are kept).
+ORDER = (0, 1, 1, 0, 0, 1)
+
+
 def measure_pair(a: str, b: str, connections: int, seconds: float) -> tuple[load.Load, load.Load]:
-    """a and b in the order a, b, b, a (half the time each), so drift of the machine's load
-    falls on both alike; throughput and percentiles are the means of the two halves."""
-    half = max(1, round(seconds / 2))
-    for url in (a, b):
+    """a and b, `seconds` each in all, in the order ORDER; per side the median of its runs."""
+    each = max(1, round(seconds / ORDER.count(0)))
+    urls = (a, b)
+    for url in urls:
         load.wrk(url, connections=connections, seconds=1)  # warm: connections, caches
-    runs: dict[str, list[load.Load]] = {a: [], b: []}
-    for url in (a, b, b, a):
-        runs[url].append(load.wrk(url, connections=connections, seconds=half))
-    return _mean(runs[a]), _mean(runs[b])
+    runs: tuple[list[load.Load], list[load.Load]] = ([], [])
+    for side in ORDER:
+        runs[side].append(load.wrk(urls[side], connections=connections, seconds=each))
+    return _median(runs[0]), _median(runs[1])
 
 
-def _mean(loads: list[load.Load]) -> load.Load:
-    n = len(loads)
+def _median(loads: list[load.Load]) -> load.Load:
     return load.Load(
-        sum(x.rps for x in loads) / n,
-        sum(x.p50 for x in loads) / n,
-        sum(x.p99 for x in loads) / n,
+        statistics.median(x.rps for x in loads),
+        statistics.median(x.p50 for x in loads),
+        statistics.median(x.p99 for x in loads),
         sum(x.errors for x in loads),
     )
 
@@ -181,16 +186,19 @@ def memory(table: Table, servers: Servers) -> dict[str, int]:
 def by_regions(
     table: Table, api: Proc, path: str, counts: dict[int, Any], seconds: float
 ) -> dict[int, dict[str, load.Load]]:
-    """`counts`: region count -> a callable that loads that many regions' data into Redis."""
-    raw: dict[int, dict[str, load.Load]] = {}
-    for count, seed in counts.items():
-        seed()
-        get(api.url + path)
-        load.wrk(api.url + path, connections=1, seconds=1)
-        raw[count] = {
-            "c1": load.wrk(api.url + path, connections=1, seconds=seconds),
-            "c16": load.wrk(api.url + path, connections=16, seconds=seconds),
-        }
+    """`counts`: region count -> a callable that loads that many regions' data into Redis (and
+    only those). Round after round each count is loaded and measured in turn, three times; per
+    count the median of its rounds, so that a drift of the machine's load falls on all alike."""
+    runs: dict[int, dict[str, list[load.Load]]] = {n: {"c1": [], "c16": []} for n in counts}
+    each = max(1, round(seconds / 3))
+    for _ in range(3):
+        for count, seed in counts.items():
+            seed()
+            get(api.url + path)
+            load.wrk(api.url + path, connections=1, seconds=1)
+            runs[count]["c1"].append(load.wrk(api.url + path, connections=1, seconds=each))
+            runs[count]["c16"].append(load.wrk(api.url + path, connections=16, seconds=each))
+    raw = {n: {c: _median(loads) for c, loads in by_c.items()} for n, by_c in runs.items()}
     first = min(raw)
     for count, loads in raw.items():
         base = raw[first]
