@@ -250,17 +250,20 @@ class Store:
     # -- reads (API, operator) --------------------------------------------------------------
 
     def _cached(
-        self, key: tuple[str, ...], redis_keys: tuple[str, ...], load: Callable[[], R]
+        self,
+        key: tuple[str, ...],
+        redis_keys: Callable[[], tuple[str, ...]],
+        load: Callable[[], R],
     ) -> R:
-        """`load()`, or what it gave before if Redis has pushed no change of `redis_keys` since.
-        Cached values are shared between threads: callers never mutate them."""
+        """`load()`, or what it gave before if Redis has pushed no change of `redis_keys()`
+        since. Cached values are shared between threads: callers never mutate them."""
         cache = self.read_cache
         if cache is None:
             return load()
         value, token = cache.lookup(key)
         if value is MISS:
             value = load()
-            cache.remember(key, redis_keys, value, token)
+            cache.remember(key, redis_keys(), value, token)
         return value
 
     @_guarded
@@ -270,7 +273,7 @@ class Store:
         k = self.keys
         return self._cached(
             ("spot", region, instance_type, product),
-            (
+            lambda: (
                 k.quotes(product, instance_type),
                 k.region_status(region),
                 k.watched(),
@@ -309,7 +312,7 @@ class Store:
         and the watch set."""
         return self._cached(
             ("best", instance_type, product),
-            (self.keys.quotes(product, instance_type), self.keys.watched()),
+            lambda: (self.keys.quotes(product, instance_type), self.keys.watched()),
             lambda: self._best_price_view(instance_type, product),
         )
 
