@@ -82,12 +82,23 @@ def combined(loads: list[Load]) -> Load:
 
 
 def versions() -> dict[str, str]:
-    """wrk's and redis-server's version lines."""
+    """wrk's, redis-server's and redis-benchmark's versions, as "wrk 4.1.0 (debian/...)"."""
     found = {}
-    for name, argv in (("wrk", ["wrk", "--version"]), ("redis", ["redis-server", "--version"])):
+    for name, argv, pattern in (
+        ("wrk", ["wrk", "--version"], r"wrk (\S+)"),
+        ("redis", ["redis-server", "--version"], r"v=(\S+)"),
+        ("redis-benchmark", ["redis-benchmark", "--version"], r"redis-benchmark (\S+)"),
+    ):
         try:
             done = subprocess.run(argv, capture_output=True, text=True, timeout=10)
-            found[name] = (done.stdout or done.stderr).splitlines()[0].strip()
-        except (OSError, IndexError):
-            found[name] = "not found"
+        except OSError:
+            found[name] = f"{name}: not found"
+            continue
+        line = ((done.stdout or done.stderr).splitlines() or [""])[0]
+        match = re.search(pattern, line)
+        version = match.group(1) if match else line.strip()
+        label = {"redis": "Redis"}.get(name, name)
+        found[name] = f"{label} {version.split('/')[-1].split('-')[0]}" + (
+            f" ({version})" if "/" in version else ""
+        )
     return found

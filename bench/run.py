@@ -178,7 +178,8 @@ def run_text(info: dict[str, Any], args: argparse.Namespace, table: Table, summa
         f"- Machine: {info['nproc']} CPUs (`nproc`), {info['cpu']}, {info['memory_gib']} GiB, "
         f"Linux {info['kernel']}",
         f"- Python {info['python']}, Falcon {info['falcon']}, Gunicorn {info['gunicorn']}, "
-        f"redis-py {info['redis_py']}; {info['redis']}; {info['wrk']}",
+        f"redis-py {info['redis_py']}; {info['redis']}, {info['redis-benchmark']}; "
+        f"{info['wrk']}",
         f"- Load average (1, 5, 15 min) before the run: {before}",
         f"- Gunicorn for both apps: {args.workers} workers x {args.threads} threads (gthread); "
         f"each load figure: the median of three {max(1, round(args.seconds / 3))} s wrk runs "

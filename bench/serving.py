@@ -137,9 +137,12 @@ def serving(
             if api.errors or ceiling.errors:
                 raise RuntimeError(f"{route.path} c={c}: {api.errors} failed answers")
             redis_loads = [
-                load.redis_benchmark(
-                    redis_port, command, clients=c, requests=10_000 if c == 1 else 60_000
-                )
+                _median([
+                    load.redis_benchmark(
+                        redis_port, command, clients=c, requests=10_000 if c == 1 else 50_000
+                    )
+                    for _ in range(3)
+                ])
                 for command in route.redis
             ]
             data = load.combined(redis_loads)
