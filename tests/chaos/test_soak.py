@@ -79,8 +79,10 @@ def test_soak_mixed_load_with_fetch_cycles(
         monitor = redis.Redis.from_url(redis_url)
         samples: list[dict[str, Any]] = []
         started = time.monotonic()
+        # Bounded by time; the count bound (about 3,000 a second) is only a safety stop.
         with LoadGenerator(server.url, expected.paths(), expected.check, threads=6,
-                           max_seconds=SOAK_SECONDS + 60) as load:
+                           max_seconds=SOAK_SECONDS + 60,
+                           max_requests=int(SOAK_SECONDS * 3000)) as load:
             while time.monotonic() - started < SOAK_SECONDS:
                 clients = monitor.info("clients")
                 samples.append({
@@ -107,6 +109,8 @@ def test_soak_mixed_load_with_fetch_cycles(
     assert not result.errors, result.summary()
     assert failed_cycles == 0
     assert cycles >= SOAK_SECONDS / 10
+    # The load lasted the whole soak (it was not cut short by its count bound).
+    assert result.requests < SOAK_SECONDS * 3000 and result.seconds >= SOAK_SECONDS
     # Connections: each worker's pool, the fetcher's pool, this test's monitor client.
     bound = WORKERS * POOL + POOL + 1
     most = max(s["connections"] for s in samples)
