@@ -18,15 +18,16 @@ deps: $(STAMP)
 run: $(STAMP)
 	$(BIN)/spotter up
 
-## test: install and start everything the tests need, then run every test
+## test: install and start everything the tests need, then run every test but the `slow` ones
+## (the long chaos, crash and soak runs: `make chaos`)
 test: $(STAMP)
 	hack/install-test-deps.sh
 	$(BIN)/ruff check src tests hack
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -m "not slow"
 
 ## test-quick: the tests that need no Kubernetes control plane
 test-quick: $(STAMP)
-	$(BIN)/python -m pytest -m "not k8s and not helm"
+	$(BIN)/python -m pytest -m "not k8s and not helm and not slow"
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests hack bench
