@@ -3,6 +3,7 @@ read once Redis has pushed the invalidation, nothing cached while tracking is do
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -18,7 +19,7 @@ from spotter.api.app import create_app
 from spotter.config import Settings
 from spotter.model import Quote, Snapshot
 from spotter.store import Store, StoreUnavailable
-from spotter.store.tracking import MISS, ReadCache, tracking_connection
+from spotter.store.tracking import MISS, ReadCache, _unread, tracking_connection
 from support.apiserver import ApiServer
 from support.redisserver import RedisServer
 
@@ -201,6 +202,17 @@ def test_the_cache_keeps_at_most_max_entries_and_no_links_to_forgotten_ones(
         assert cache._by_key == {} and cache._deps == {}
     finally:
         cache.close()
+
+
+def test_unread_bytes_on_the_tracking_socket_are_seen_without_reading_them() -> None:
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        assert not _unread(ours.fileno())
+        theirs.sendall(b">2\r\n$10\r\ninvalidate\r\n_\r\n")
+        wait_until(lambda: _unread(ours.fileno()))
+        assert _unread(ours.fileno())  # peeking takes nothing off the socket
+        ours.recv(1024)
+        assert not _unread(ours.fileno())
 
 
 def test_nothing_is_cached_when_the_server_refuses_tracking(redis_url: str) -> None:
