@@ -287,7 +287,7 @@ _FIONREAD_BUFFER = 1025
 def _unread(fd: int) -> bool:
     """Whether the socket holds bytes not read yet, without giving up the GIL. poll() gives it
     up: on a busy worker another thread takes it and this request waits to get it back (up to
-    the 5 ms switch interval), which cost a fifth of the throughput at 16 connections."""
+    the 5 ms switch interval): lost throughput and long tails under load."""
     if _FIONREAD is None:
         poller = select.poll()  # one per call: a poll object cannot poll in two threads at once
         poller.register(fd, select.POLLIN)
