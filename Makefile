@@ -18,14 +18,14 @@ deps: $(STAMP)
 run: $(STAMP)
 	$(BIN)/spotter up
 
-## test: install and start everything the tests need, then run every test but the `slow` ones
-## (the long chaos, crash and soak runs: `make chaos`)
+## test: install and start everything the tests need, then run every test, the `slow` chaos,
+## crash and soak runs included (about 35 minutes on 2 cores; `make test-quick` for a fast loop)
 test: $(STAMP)
 	hack/install-test-deps.sh
 	$(BIN)/ruff check src tests hack
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest
 
-## test-quick: the tests that need no Kubernetes control plane
+## test-quick: the tests that need no Kubernetes control plane, without the slow ones
 test-quick: $(STAMP)
 	$(BIN)/python -m pytest -m "not k8s and not helm and not slow"
 
