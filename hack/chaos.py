@@ -135,6 +135,7 @@ def render(rows: list[dict[str, Any]], header: dict[str, str]) -> str:
             f"- Redis connections (`INFO clients`): at most {extra.get('connections_max')} "
             f"(values seen {extra.get('connections_series')}), bound "
             f"{extra.get('connections_bound')} = workers x pool + fetcher pool + the test's own"
+            f" + {extra.get('connections_before', 0)} open before the soak"
         )
         memory = extra.get("redis_memory_mib")
         if memory:
