@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
+import os
 import re
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 _UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}
 
@@ -19,6 +23,9 @@ class Load:
     p50: float
     p99: float
     errors: int = 0
+    requests: int = 0
+    #: CPU seconds (user + system) the server's processes spent per request, when measured.
+    cpu_per_request: float | None = None
 
 
 def _seconds(text: str) -> float:
@@ -42,18 +49,45 @@ def parse_wrk(output: str) -> Load:
     )
     if sockets:
         errors += sum(int(g) for g in sockets.groups())
-    return Load(rps, p50, p99, errors)
+    done = re.search(r"(\d+) requests in", output)
+    return Load(rps, p50, p99, errors, int(done.group(1)) if done else 0)
 
 
-def wrk(url: str, *, connections: int, seconds: float, threads: int = 1) -> Load:
+def wrk(
+    url: str,
+    *,
+    connections: int,
+    seconds: float,
+    threads: int = 1,
+    pids: Callable[[], list[int]] | None = None,
+) -> Load:
     """One wrk run; one thread is enough to drive 64 keep-alive connections and leaves the
-    other core to the server."""
+    other core to the server. With `pids` (the server's processes), also their CPU time per
+    request: unlike throughput, barely moved by whatever else the machine runs."""
+    before = cpu_seconds(pids()) if pids else 0.0
     argv = [
         "wrk", f"-t{min(threads, connections)}", f"-c{connections}", f"-d{max(1, round(seconds))}s",
         "--latency", "--timeout", "5s", url,
     ]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 30, check=True)
-    return parse_wrk(done.stdout)
+    result = parse_wrk(done.stdout)
+    if pids and result.requests:
+        spent = cpu_seconds(pids()) - before
+        result = dataclasses.replace(result, cpu_per_request=spent / result.requests)
+    return result
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes so far (from /proc)."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])
+    return total / ticks
 
 
 def redis_benchmark(port: int, command: list[str], *, clients: int, requests: int) -> Load:

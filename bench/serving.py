@@ -104,25 +104,38 @@ def start_servers(
 ORDER = (0, 1, 1, 0, 0, 1)
 
 
-def measure_pair(a: str, b: str, connections: int, seconds: float) -> tuple[load.Load, load.Load]:
-    """a and b, `seconds` each in all, in the order ORDER; per side the median of its runs."""
+def measure_pair(
+    a: Proc, b: Proc, path: str, connections: int, seconds: float
+) -> tuple[load.Load, load.Load]:
+    """a and b, `seconds` each in all, in the order ORDER; per side the median of its runs,
+    with the CPU its workers spent per request."""
     each = max(1, round(seconds / ORDER.count(0)))
-    urls = (a, b)
-    for url in urls:
-        load.wrk(url, connections=connections, seconds=1)  # warm: connections, caches
+    procs = (a, b)
+    for proc in procs:
+        load.wrk(proc.url + path, connections=connections, seconds=1)  # warm: connections
     runs: tuple[list[load.Load], list[load.Load]] = ([], [])
     for side in ORDER:
-        runs[side].append(load.wrk(urls[side], connections=connections, seconds=each))
+        proc = procs[side]
+        runs[side].append(
+            load.wrk(proc.url + path, connections=connections, seconds=each, pids=proc.children)
+        )
     return _median(runs[0]), _median(runs[1])
 
 
 def _median(loads: list[load.Load]) -> load.Load:
+    cpu = [x.cpu_per_request for x in loads if x.cpu_per_request is not None]
     return load.Load(
         statistics.median(x.rps for x in loads),
         statistics.median(x.p50 for x in loads),
         statistics.median(x.p99 for x in loads),
         sum(x.errors for x in loads),
+        sum(x.requests for x in loads),
+        statistics.median(cpu) if cpu else None,
     )
+
+
+def us(seconds: float | None) -> str:
+    return "" if seconds is None else f"{seconds * 1e6:.0f} us"
 
 
 def serving(
@@ -131,9 +144,7 @@ def serving(
     raw: dict[str, Any] = {}
     for route in paths:
         for c in CONCURRENCY:
-            api, ceiling = measure_pair(
-                servers.api.url + route.path, servers.baseline.url + route.path, c, seconds
-            )
+            api, ceiling = measure_pair(servers.api, servers.baseline, route.path, c, seconds)
             if api.errors or ceiling.errors:
                 raise RuntimeError(f"{route.path} c={c}: {api.errors} failed answers")
             redis_loads = [
@@ -160,13 +171,17 @@ def serving(
                 where, f"c={c} p99 latency", ms(api.p99), ms(ceiling.p99), api.p99 / ceiling.p99,
                 *p99_target,
             )
+            if api.cpu_per_request and ceiling.cpu_per_request:
+                table.add(
+                    where, f"c={c} workers' CPU per request (steady under outside load)",
+                    us(api.cpu_per_request), us(ceiling.cpu_per_request),
+                    api.cpu_per_request / ceiling.cpu_per_request,
+                )
             table.add(
                 where, f"c={c} data-layer ceiling (redis-benchmark, {len(route.redis)} cmds)",
                 rate(data.rps), rate(api.rps), data.rps / api.rps,
             )
-        uncached, cached = measure_pair(
-            servers.uncached.url + route.path, servers.api.url + route.path, 16, seconds
-        )
+        uncached, cached = measure_pair(servers.uncached, servers.api, route.path, 16, seconds)
         raw[f"{route.name} uncached c=16"] = uncached
         table.add(
             f"1 {route.name}", "c=16 read cache off (every request to Redis) vs on",
