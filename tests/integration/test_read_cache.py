@@ -160,8 +160,7 @@ def test_a_value_read_before_an_invalidation_is_not_kept(store: Store, redis_url
 def test_cache_is_flushed_across_a_redis_restart_and_comes_back(
     redis_server: RedisServer,
 ) -> None:
-    if redis_server.process is None or redis_server.process.poll() is not None:
-        redis_server.start()
+    redis_server.ensure_running()
     redis.Redis.from_url(redis_server.url).flushall()
     store = cached_store(redis_server.url)
     try:

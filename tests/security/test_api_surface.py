@@ -8,34 +8,18 @@ a header over its field limit) before the app sees it, with its own short plain 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
 
-import pytest
 import requests
 
-from support.apiserver import ApiServer, start_api_server
+from support.apiserver import ApiServer
 from support.figures import FigureLog
 from support.rawhttp import raw_request, status_of
-from support.redisserver import RedisServer
-from support.seeded import seed_store
 
 ROUTES = (
     "/spot-prices/us-east-1/t3.micro", "/spot-prices/us-east-1/t3.micro/history",
     "/best-price/t3.micro", "/regions", "/health", "/metrics", "/openapi.json",
 )
 WRITE_METHODS = ("POST", "PUT", "DELETE", "PATCH", "OPTIONS")
-
-
-@pytest.fixture(scope="module")
-def live_api(
-    redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ApiServer]:
-    if redis_server.process is None or redis_server.process.poll() is not None:
-        redis_server.start()
-    seed_store(redis_server.url)
-    server = start_api_server(tmp_path_factory.mktemp("surface"), {"REDIS_URL": redis_server.url})
-    yield server
-    server.stop()
 
 
 def from_app(answer: requests.Response) -> bool:

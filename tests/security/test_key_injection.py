@@ -85,8 +85,7 @@ class Monitor:
 @pytest.fixture
 def live_api(redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
              ) -> Iterator[ApiServer]:
-    if redis_server.process is None or redis_server.process.poll() is not None:
-        redis_server.start()
+    redis_server.ensure_running()
     seed_store(redis_server.url)
     server = start_api_server(tmp_path_factory.mktemp("inject"), {"REDIS_URL": redis_server.url})
     yield server

@@ -18,7 +18,6 @@ import os
 import subprocess
 import sys
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,33 +29,11 @@ from schemathesis.specs.openapi.checks import positive_data_acceptance
 from st_checks import no_server_error_but_an_honest_503
 
 from spotter.api.openapi import document
-from support.apiserver import ApiServer, start_api_server
-from support.figures import ENV, FigureLog
-from support.redisserver import RedisServer
-from support.seeded import seed_store
+from support.apiserver import ApiServer
+from support.figures import FigureLog
 
 EXAMPLES = int(os.environ.get("SPOTTER_FUZZ_EXAMPLES", "40"))
 STATUSES: Counter[int] = Counter()
-
-
-@pytest.fixture(scope="module")
-def live_api(
-    redis_server: RedisServer, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[ApiServer]:
-    if redis_server.process is None or redis_server.process.poll() is not None:
-        redis_server.start()
-    seed_store(redis_server.url)
-    server = start_api_server(tmp_path_factory.mktemp("fuzz"), {"REDIS_URL": redis_server.url})
-    yield server
-    server.stop()
-    assert "Traceback" not in server.output(), server.output()[-3000:]
-    path = os.environ.get(ENV)
-    FigureLog(Path(path) if path else None, __name__).record(
-        f"Bad input: schemathesis, {EXAMPLES} examples per operation (pytest)",
-        tried=f"{sum(STATUSES.values())} generated requests",
-        served=", ".join(f"{n}x{s}" for s, n in sorted(STATUSES.items())) + "; all per schema",
-        lost="nothing", recovery="n/a (no failure)", group="input",
-    )
 
 
 # The document the live server serves (checked below), loaded at collection: schemathesis

@@ -57,6 +57,11 @@ class RedisServer:
                     raise RuntimeError(f"redis-server did not start:\n{log}") from None
                 time.sleep(0.05)
 
+    def ensure_running(self) -> None:
+        """Start it again if a test stopped it (fault tests do)."""
+        if self.process is None or self.process.poll() is not None:
+            self.start()
+
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.terminate()
@@ -89,8 +94,7 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServ
 @pytest.fixture
 def redis_url(redis_server: RedisServer) -> Iterator[str]:
     """The session's Redis, emptied before the test."""
-    if redis_server.process is None or redis_server.process.poll() is not None:
-        redis_server.start()
+    redis_server.ensure_running()
     client = redis.Redis.from_url(redis_server.url)
     client.flushall()
     client.close()
